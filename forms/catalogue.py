@@ -1,0 +1,137 @@
+"""The catalogue of the service's documents: what each document is, who signs it, and the legal texts.
+
+Everything here is read from TOML under ``forms/catalogue/`` (documents.toml, grounds.toml, standard.toml,
+months.toml, service.toml, vocab.toml): legal wording is configuration, never Python (style.md). The module
+functions use the catalogue shipped with the project; :class:`Catalogue` reads another folder (tests, a provider's
+corrected wording).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
+LANGUAGES = ("kk", "ru")
+SIGNER_ROLES = ("operator", "provider_seal", "inspector", "head")
+
+
+class CatalogueError(LookupError):
+    """An unknown document kind, ground, document code or language: fix the caller or the catalogue TOML."""
+
+
+@dataclass(frozen=True)
+class DocumentSpec:
+    kind: str
+    appendix: int | None     # the appendix of the Rules that gives the form, None if the Rules give none
+    title_kk: str
+    title_ru: str
+    template: str            # base name: templates/<template>.<language>.html.j2
+    signer: str              # 'operator' | 'provider_seal' | 'inspector' | 'head'
+    paragraph: str           # '¶4' … '¶11'
+    field: str               # signature field name; for inspectors the prefix of 'sig-inspector-N'
+    issuer: str              # 'psc' | 'provider': whose letterhead
+
+    def title(self, language: str) -> str:
+        return self.title_kk if _language(language) == "kk" else self.title_ru
+
+    def field_names(self, signers: int = 1) -> tuple[str, ...]:
+        if self.signer == "inspector":
+            return tuple(f"{self.field}{i}" for i in range(1, max(signers, 1) + 1))
+        return (self.field,)
+
+
+def _language(language: str) -> str:
+    if language not in LANGUAGES:
+        raise CatalogueError(f"unknown language {language!r}: use one of {', '.join(LANGUAGES)}")
+    return language
+
+
+class Catalogue:
+    """The TOML catalogue of one folder, read once."""
+
+    def __init__(self, directory: Path | None = None):
+        self.directory = Path(directory or CATALOGUE_DIR)
+        load = self._load
+        self.documents = load("documents.toml")["documents"]
+        self.grounds = load("grounds.toml")["grounds"]
+        self.standard = load("standard.toml")["documents"]
+        self.months = load("months.toml")
+        self.service = load("service.toml")
+        self.vocab = load("vocab.toml")
+        self._specs = {kind: self._spec(kind, row) for kind, row in self.documents.items()}
+
+    def _load(self, name: str) -> dict:
+        with open(self.directory / name, "rb") as fh:
+            return tomllib.load(fh)
+
+    @staticmethod
+    def _spec(kind: str, row: dict) -> DocumentSpec:
+        if row["signer"] not in SIGNER_ROLES:
+            raise CatalogueError(f"documents.toml: {kind}: signer {row['signer']!r} is not one of {SIGNER_ROLES}")
+        return DocumentSpec(
+            kind=kind, appendix=row.get("appendix"), title_kk=row["title_kk"], title_ru=row["title_ru"],
+            template=row.get("template", kind), signer=row["signer"], paragraph=row["paragraph"],
+            field=row["field"], issuer=row["issuer"],
+        )
+
+    def document_kinds(self) -> list[str]:
+        return list(self._specs)
+
+    def describe(self, kind: str) -> DocumentSpec:
+        try:
+            return self._specs[kind]
+        except KeyError:
+            raise CatalogueError(
+                f"unknown document kind {kind!r}: documents.toml knows {', '.join(self._specs)}") from None
+
+    def ground(self, code: str) -> dict:
+        try:
+            return self.grounds[code]
+        except KeyError:
+            raise CatalogueError(f"unknown refusal ground {code!r}: add it to grounds.toml") from None
+
+    def ground_text(self, code: str, language: str) -> str:
+        return self.ground(code)[f"text_{_language(language)}"]
+
+    def ground_basis(self, code: str, language: str) -> str:
+        return self.ground(code)[f"basis_{_language(language)}"]
+
+    def document_name(self, code: str, language: str) -> str:
+        try:
+            row = self.standard[code]
+        except KeyError:
+            raise CatalogueError(f"unknown document code {code!r}: standard.toml has no such document") from None
+        return row[f"name_{_language(language)}"]
+
+    def term(self, group: str, value, language: str) -> str:
+        """A vocabulary value as the documents print it; an unknown value prints as given."""
+        row = self.vocab.get(group, {}).get(str(value))
+        return row[_language(language)] if row else str(value)
+
+
+@cache
+def _default() -> Catalogue:
+    return Catalogue()
+
+
+def document_kinds() -> list[str]:
+    return _default().document_kinds()
+
+
+def describe(kind: str) -> DocumentSpec:
+    return _default().describe(kind)
+
+
+def ground_text(code: str, language: str) -> str:
+    return _default().ground_text(code, language)
+
+
+def ground_basis(code: str, language: str) -> str:
+    return _default().ground_basis(code, language)
+
+
+def document_name(code: str, language: str) -> str:
+    return _default().document_name(code, language)

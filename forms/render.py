@@ -1,0 +1,402 @@
+"""Rendering: a case's context → an archival PDF (PDF/A-3b) with empty signature fields, ready to sign.
+
+One :class:`Renderer` is made per process and reused: it loads the fonts, parses the stylesheet and compiles the
+templates once (research/perf-baseline.md §4b: a shared ``FontConfiguration`` and a pre-parsed ``CSS`` are what
+makes WeasyPrint fast; HarfBuzz subsetting is required, see :func:`harfbuzz_subsetting_available`).
+
+Safety: templates run in Jinja's ``SandboxedEnvironment`` with autoescape, so data prints as written; WeasyPrint
+fetches nothing but ``data:`` URIs and files under the ``forms/`` folder (:class:`FormsOnlyFetcher`).
+
+Archival: PDF/A-3b with sRGB output intent, every font embedded (subset), XMP with the case id, document kind and
+language, the source event attached as an associated file, and no wall-clock or random value: the PDF dates come
+from ``document.datetime`` / ``document.date`` and the file identifier from ``document.id`` — the same context
+gives byte-identical bytes.
+
+Signature fields (¶4, ¶5, ¶7, ¶9, ¶10, ¶11): each template reserves an 80 × 30 mm box per signer
+(``<div class="sig-field" id="sig-…">``); after layout the renderer reads the box's place and writes an empty
+AcroForm signature field (/FT /Sig widget) at that rect in the same pass, so signing never moves content.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from functools import lru_cache, partial
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import pydyf
+import segno
+from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+from weasyprint import CSS, HTML, Attachment
+from weasyprint.pdf.metadata import DocumentMetadata
+from weasyprint.text.fonts import FontConfiguration
+from weasyprint.urls import URLFetcher
+
+from .catalogue import LANGUAGES, Catalogue, DocumentSpec
+
+FORMS_DIR = Path(__file__).resolve().parent
+PX_TO_PT = 0.75  # CSS px → PDF points
+SIG_WIDTH_MM, SIG_HEIGHT_MM = 80, 30
+XMP_NS = "urn:kz:qamqor:document:1"
+
+
+class RenderError(RuntimeError):
+    """A document could not be rendered as the archive needs it; the message says what to fix."""
+
+
+class FontFallbackError(RenderError):
+    """Text would be drawn with a font the project does not ship, or with no glyph at all."""
+
+
+@dataclass(frozen=True)
+class SignatureField:
+    name: str
+    page: int                                   # 0-based
+    rect: tuple[float, float, float, float]     # x1, y1, x2, y2 in PDF points, origin bottom-left
+    role: str                                   # 'operator' | 'provider_seal' | 'inspector' | 'head'
+
+
+@dataclass(frozen=True)
+class RenderedDocument:
+    pdf: bytes
+    pages: int
+    signature_fields: tuple[SignatureField, ...]
+
+
+def harfbuzz_subsetting_available() -> bool:
+    """WeasyPrint subsets fonts with HarfBuzz only when libharfbuzz-subset0 is installed (6× faster)."""
+    from weasyprint.text import ffi
+
+    return getattr(ffi, "harfbuzz_subset", None) is not None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# dates in the official style (research/kazakh-document-style.md §4): month names are data (months.toml)
+
+def _as_date(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value)
+    if "T" in text:
+        return dt.datetime.fromisoformat(text).date()
+    return dt.date.fromisoformat(text[:10])
+
+
+def _as_datetime(value) -> dt.datetime:
+    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+
+
+class Dates:
+    def __init__(self, months: dict):
+        self.months = months
+
+    def kk(self, value, case: str = "nom") -> str:
+        """«2026 жылғы 14 желтоқсан» (nom), «… 14 желтоқсандағы» (attr), «… желтоқсанда» (loc), abl, dat."""
+        d = _as_date(value)
+        return f"{d.year}\u00a0жылғы {d.day}\u00a0{self.months['kk_' + case][d.month - 1]}"
+
+    def ru(self, value) -> str:
+        """«14 декабря 2026 года»."""
+        d = _as_date(value)
+        return f"{d.day}\u00a0{self.months['ru_gen'][d.month - 1]} {d.year}\u00a0года"
+
+    @staticmethod
+    def digits(value) -> str:
+        return _as_date(value).strftime("%d.%m.%Y")
+
+    @staticmethod
+    def hm(value) -> str:
+        return _as_datetime(value).strftime("%H:%M")
+
+
+def full_name(person) -> str:
+    if not person:
+        return ""
+    if isinstance(person, str):
+        return person
+    parts = [person.get("surname"), person.get("given_name"), person.get("patronymic")]
+    return " ".join(p for p in parts if p) or person.get("name", "") or person.get("full_name", "")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# fetching: nothing but data: URIs and the project's own files under forms/
+
+class FormsOnlyFetcher(URLFetcher):
+    """Fetches ``data:`` URIs and ``file:`` URLs inside the forms folder; refuses everything else (no network)."""
+
+    def __init__(self, root: Path):
+        super().__init__(allowed_protocols={"data", "file"}, allow_redirects=False)
+        self.root = root.resolve()
+        self.refused: list[str] = []
+
+    def fetch(self, url, headers=None):
+        scheme = url.split(":", 1)[0].lower()
+        if scheme == "data":
+            return super().fetch(url, headers)
+        if scheme == "file":
+            path = Path(url2pathname(unquote(urlsplit(url).path))).resolve()
+            if path.is_relative_to(self.root) and path.is_file():
+                from weasyprint.urls import URLFetcherResponse
+
+                return URLFetcherResponse(path.as_uri(), path.read_bytes())
+        self.refused.append(url)
+        raise ValueError(f"refused to fetch {url!r}: documents may only use files under {self.root}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+
+class Renderer:
+    """Renders every document of the catalogue in kk and ru. Make one per process; it is warm after __init__."""
+
+    def __init__(self, forms_dir: Path | None = None):
+        self.forms_dir = Path(forms_dir or FORMS_DIR).resolve()
+        self.catalogue = Catalogue(self.forms_dir / "catalogue")
+        self.dates = Dates(self.catalogue.months)
+        self.fetcher = FormsOnlyFetcher(self.forms_dir)
+        self.base_url = (self.forms_dir / "templates").as_uri() + "/"
+        self.font_config = FontConfiguration()
+        styles = self.forms_dir / "styles"
+        self.stylesheet = CSS(filename=str(styles / "base.css"), url_fetcher=self.fetcher,
+                              font_config=self.font_config)
+        self.page_styles = {lang: CSS(string=self._page_css(lang), font_config=self.font_config)
+                            for lang in LANGUAGES}
+        self.fonts = self._load_fonts(self.forms_dir / "fonts")
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(self.forms_dir / "templates")),
+            autoescape=True, undefined=StrictUndefined,
+        )
+        self.env.filters.update(
+            date_kk=self.dates.kk, date_ru=self.dates.ru, digits=self.dates.digits, hm=self.dates.hm,
+            fio=full_name, capitalize_first=lambda s: s[:1].upper() + s[1:],
+        )
+        self._qr = lru_cache(maxsize=512)(self._qr_data_uri)
+        for kind in self.catalogue.document_kinds():   # compile every template now, fail early
+            for lang in LANGUAGES:
+                self.env.get_template(self._template_name(self.catalogue.describe(kind), lang))
+        self._warm_up()
+
+    # ---- set-up helpers
+    def _page_css(self, lang: str) -> str:
+        a, b, c = (json.dumps(s, ensure_ascii=False) for s in self.catalogue.service["pages"][lang])
+        return f"@page {{ @bottom-right {{ content: {a} counter(page) {b} counter(pages) {c}; }} }}"
+
+    @staticmethod
+    def _load_fonts(folder: Path) -> dict:
+        from fontTools.ttLib import TTFont
+
+        digests, cmap = set(), set()
+        for path in sorted(folder.glob("*.ttf")):
+            data = path.read_bytes()
+            digests.add(hashlib.sha256(data).hexdigest())
+            cmap |= set(TTFont(io.BytesIO(data)).getBestCmap())
+        return {"digests": digests, "cmap": frozenset(cmap)}
+
+    def _warm_up(self):
+        # The first layout in a process loads fontconfig/Pango caches (~60 ms); pay it here, not on a document.
+        HTML(string="<p>Қазақ — Русский <b>ә</b> <i>і</i></p>", base_url=self.base_url,
+             url_fetcher=self.fetcher).render(stylesheets=[self.stylesheet], font_config=self.font_config)
+
+    @staticmethod
+    def _template_name(spec: DocumentSpec, lang: str) -> str:
+        return f"{spec.template}.{lang}.html.j2"
+
+    @staticmethod
+    def _qr_data_uri(url: str) -> str:
+        png = io.BytesIO()
+        segno.make(url, error="m", micro=False).save(png, kind="png", scale=4, border=1)
+        return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
+
+    # ---- the interface
+    def render(self, kind: str, language: str, context: dict,
+               attachments: list[tuple[str, bytes, str]] = ()) -> RenderedDocument:
+        spec = self.catalogue.describe(kind)
+        if language not in LANGUAGES:
+            raise RenderError(f"unknown language {language!r}: use kk or ru")
+        html = self.html(kind, language, context)
+        self._check_glyphs(html)
+        document = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher).render(
+            stylesheets=[self.stylesheet, self.page_styles[language]], font_config=self.font_config)
+        self._check_fonts(document)
+        fields = self._signature_fields(document, spec)
+        if not fields:
+            raise RenderError(f"template {self._template_name(spec, language)} reserves no signature field")
+        doc = context.get("document", {})
+        self._set_xmp(document, spec, language, context)
+        stamp = self._stamp(doc)
+        pdf_attachments = [
+            Attachment(file_obj=io.BytesIO(data), name=name, description=f"{mime}; source of {doc.get('id', '')}",
+                       created=stamp, modified=stamp, relationship="Source", url_fetcher=self.fetcher)
+            for name, data, mime in attachments
+        ]
+        identifier = hashlib.md5(str(doc.get("id", "")).encode(), usedforsecurity=False).hexdigest().encode()
+        pdf = document.write_pdf(
+            pdf_variant="pdf/a-3b", pdf_identifier=identifier, attachments=pdf_attachments or None,
+            finisher=partial(_add_signature_fields, fields=fields),
+        )
+        return RenderedDocument(pdf=pdf, pages=len(document.pages), signature_fields=tuple(fields))
+
+    def html(self, kind: str, language: str, context: dict) -> str:
+        """The HTML of a document (the template output), before layout."""
+        spec = self.catalogue.describe(kind)
+        cat = self.catalogue
+        application = context.get("application") or {}
+        issuer = (application.get("psc") if spec.issuer == "psc" else None) or application.get("provider") or {}
+        computed = context.get("computed") or {}
+        service_name = computed.get(f"service_name_{language}") or cat.service["service"][f"name_{language}"]
+        doc = context.get("document") or {}
+        values = dict(context)
+        values.update(
+            spec=spec, lang=language, title=spec.title(language), issuer=issuer, service_name=service_name,
+            service=cat.service, rules=cat.service["rules"][language],
+            form_label=cat.service["rules"][f"form_{language}"],
+            edoc=cat.service["electronic_document"][language],
+            qr_caption=cat.service["electronic_document"][f"qr_{language}"],
+            state_corporation=cat.service["state_corporation"],
+            qr=self._qr(doc.get("verify_url") or doc.get("id") or ""),
+            term=partial(cat.term, language=language),
+            ground_text=partial(cat.ground_text, language=language),
+            ground_basis=partial(cat.ground_basis, language=language),
+            document_name=partial(cat.document_name, language=language),
+            created=self._stamp(doc).isoformat(),
+        )
+        values.setdefault("check", None)
+        values.setdefault("inspection", None)
+        values.setdefault("decision", None)
+        values["computed"] = computed
+        return self.env.get_template(self._template_name(spec, language)).render(values)
+
+    # ---- checks: fail loudly instead of letting Pango fall back to another font (kazakh-document-style §8.1)
+    def _check_glyphs(self, html: str):
+        chars: set[str] = set()
+
+        class _Text(HTMLParser):
+            def handle_data(self, data):
+                chars.update(data)
+
+        _Text(convert_charrefs=True).feed(html)
+        missing = sorted(c for c in chars if ord(c) not in self.fonts["cmap"] and c not in "\n\r\t")
+        if missing:
+            shown = ", ".join(f"U+{ord(c):04X} {c!r}" for c in missing)
+            raise FontFallbackError(f"no shipped font (forms/fonts/) has a glyph for: {shown}")
+
+    def _check_fonts(self, document):
+        foreign = {font.family for font in document.fonts.values()
+                   if hashlib.sha256(font.file_content).hexdigest() not in self.fonts["digests"]}
+        if foreign:
+            raise FontFallbackError(
+                f"text fell back to fonts not shipped in forms/fonts/: {', '.join(sorted(foreign))}")
+
+    # ---- signature fields: where the layout put each reserved box
+    @staticmethod
+    def _signature_fields(document, spec: DocumentSpec) -> list[SignatureField]:
+        fields = []
+        for number, page in enumerate(document.pages):
+            height_pt = page.height * PX_TO_PT
+            for box in page._page_box.descendants():
+                element = getattr(box, "element", None)
+                if element is None or getattr(box, "element_tag", None) != "div":
+                    continue
+                if "sig-field" not in (element.get("class") or "").split():
+                    continue
+                name = element.get("id")
+                if not name or any(f.name == name for f in fields):
+                    continue
+                x, y = box.border_box_x(), box.border_box_y()
+                w, h = box.border_width(), box.border_height()
+                rect = (round(x * PX_TO_PT, 2), round(height_pt - (y + h) * PX_TO_PT, 2),
+                        round((x + w) * PX_TO_PT, 2), round(height_pt - y * PX_TO_PT, 2))
+                fields.append(SignatureField(name=name, page=number, rect=rect, role=spec.signer))
+        return fields
+
+    # ---- archival metadata
+    @staticmethod
+    def _stamp(doc: dict) -> dt.datetime:
+        value = doc.get("datetime") or doc.get("date")
+        if not value:
+            raise RenderError("context.document has neither datetime nor date: the PDF dates come from it")
+        text = str(value)
+        if "T" not in text:
+            text += "T00:00:00+05:00"   # Kazakhstan is UTC+05:00 (contract.md)
+        return dt.datetime.fromisoformat(text)
+
+    def _set_xmp(self, document, spec: DocumentSpec, language: str, context: dict):
+        doc = context.get("document") or {}
+        case = context.get("case") or {}
+        stamp = self._stamp(doc).isoformat()
+        meta = document.metadata
+        meta.title = f"{spec.title(language)} № {doc.get('number', '')}".strip()
+        meta.created = meta.modified = stamp
+        meta.lang = language
+        props = {
+            "CaseId": case.get("case_id", ""), "DocumentKind": spec.kind, "DocumentId": doc.get("id", ""),
+            "Language": language, "Paragraph": spec.paragraph,
+        }
+        meta.generate_rdf_metadata = partial(_rdf_with_case, meta, props)
+
+
+def _rdf_with_case(meta: DocumentMetadata, props: dict, variant, version, conformance) -> bytes:
+    """WeasyPrint's XMP plus our own properties and their PDF/A extension schema (ISO 19005-2 §6.6.2.3)."""
+    rdf = ET.fromstring(DocumentMetadata.generate_rdf_metadata(meta, variant, version, conformance))
+    rdf_ns = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+    ET.register_namespace("qamqor", XMP_NS)
+    ET.register_namespace("pdfaExtension", "http://www.aiim.org/pdfa/ns/extension/")
+    ET.register_namespace("pdfaSchema", "http://www.aiim.org/pdfa/ns/schema#")
+    ET.register_namespace("pdfaProperty", "http://www.aiim.org/pdfa/ns/property#")
+    description = ET.SubElement(rdf, f"{{{rdf_ns}}}Description", {f"{{{rdf_ns}}}about": ""})
+    for key, value in props.items():
+        ET.SubElement(description, f"{{{XMP_NS}}}{key}").text = str(value)
+    dc = "http://purl.org/dc/elements/1.1/"
+    lang_el = ET.SubElement(ET.SubElement(description, f"{{{dc}}}language"), f"{{{rdf_ns}}}Bag")
+    ET.SubElement(lang_el, f"{{{rdf_ns}}}li").text = props["Language"]
+    ET.SubElement(description, f"{{{dc}}}identifier").text = props["DocumentId"]
+    # extension schema, so PDF/A validators accept the custom properties
+    ext = ET.SubElement(rdf, f"{{{rdf_ns}}}Description", {f"{{{rdf_ns}}}about": ""})
+    schemas = ET.SubElement(ET.SubElement(ext, "{http://www.aiim.org/pdfa/ns/extension/}schemas"),
+                            f"{{{rdf_ns}}}Bag")
+    schema = ET.SubElement(schemas, f"{{{rdf_ns}}}li", {f"{{{rdf_ns}}}parseType": "Resource"})
+    s = "http://www.aiim.org/pdfa/ns/schema#"
+    ET.SubElement(schema, f"{{{s}}}schema").text = "qamqor document"
+    ET.SubElement(schema, f"{{{s}}}namespaceURI").text = XMP_NS
+    ET.SubElement(schema, f"{{{s}}}prefix").text = "qamqor"
+    seq = ET.SubElement(ET.SubElement(schema, f"{{{s}}}property"), f"{{{rdf_ns}}}Seq")
+    p = "http://www.aiim.org/pdfa/ns/property#"
+    for key in props:
+        item = ET.SubElement(seq, f"{{{rdf_ns}}}li", {f"{{{rdf_ns}}}parseType": "Resource"})
+        ET.SubElement(item, f"{{{p}}}name").text = key
+        ET.SubElement(item, f"{{{p}}}valueType").text = "Text"
+        ET.SubElement(item, f"{{{p}}}category").text = "external"
+        ET.SubElement(item, f"{{{p}}}description").text = f"qamqor {key}"
+    return ET.tostring(rdf, encoding="utf-8")
+
+
+def _add_signature_fields(document, pdf: pydyf.PDF, fields: list[SignatureField]):
+    """WeasyPrint finisher: empty signature fields (/FT /Sig widgets) at the reserved boxes, one pass, no random."""
+    pages = [obj for obj in pdf.objects if isinstance(obj, pydyf.Dictionary) and obj.get("Type") == "/Page"]
+    refs = pydyf.Array()
+    for field in fields:
+        x1, y1, x2, y2 = field.rect
+        appearance = pydyf.Stream([], extra={
+            "Type": "/XObject", "Subtype": "/Form", "BBox": pydyf.Array([0, 0, x2 - x1, y2 - y1])})
+        pdf.add_object(appearance)
+        page = pages[field.page]
+        widget = pydyf.Dictionary({
+            "Type": "/Annot", "Subtype": "/Widget", "FT": "/Sig", "T": pydyf.String(field.name),
+            "TU": pydyf.String(f"{field.role}: {field.name}"),
+            "Rect": pydyf.Array([x1, y1, x2, y2]), "F": 4, "P": page.reference,
+            "AP": pydyf.Dictionary({"N": appearance.reference}),
+        })
+        pdf.add_object(widget)
+        page.setdefault("Annots", pydyf.Array()).append(widget.reference)
+        refs.append(widget.reference)
+    pdf.catalog["AcroForm"] = pydyf.Dictionary({"Fields": refs})

@@ -1,0 +1,53 @@
+"""Stage work behind one small interface, so the same stages can later run as procrastinate jobs on several
+machines (research/scale-out.md) without the runner changing.
+
+A stage is a plain module-level function of picklable arguments returning a picklable result; it does no
+journal or outbox I/O (the runner does that around it), so running it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Protocol
+
+
+class Dispatcher(Protocol):
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """Run ``fn`` over ``items``; results come back in the items' order."""
+
+    def close(self) -> None: ...
+
+
+class InlineDispatcher:
+    """Runs every stage in this process: tests, small backlogs, debugging."""
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        return (fn(item) for item in items)
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessDispatcher:
+    """A pool of warm worker processes (one per core by default); ``initializer`` warms each worker once
+    (fonts, stylesheets, templates).  Bounded: at most ``2 × workers`` items are in flight, so memory stays flat
+    whatever the backlog."""
+
+    def __init__(self, workers: int = 0, initializer: Callable[[], None] | None = None):
+        self.workers = workers or os.cpu_count() or 1
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=initializer)
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        window = 2 * self.workers
+        pending: list[Any] = []
+        for item in items:
+            pending.append(self._pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.pop(0).result()
+        while pending:
+            yield pending.pop(0).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,161 @@
+"""Signing keys: one interface over PKCS#12 files and PKCS#11 tokens.
+
+A :class:`SigningKey` holds the signer's certificate, the chain that came with it, and the pyHanko
+:class:`~pyhanko.sign.signers.Signer` that makes the raw signature.  Keys are loaded once per batch: stock
+``SimpleSigner`` re-parses (and re-validates) the private key on every signature, ~37 ms for RSA-2048
+(perf-baseline.md §4d–e), so :class:`CachedKeySigner` keeps the parsed key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC
+from pathlib import Path
+
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePrivateKey
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko.sign.signers import SimpleSigner
+from pyhanko.sign.signers.pdf_cms import Signer
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
+
+from .errors import KeyNotFound, SigningFailed, WrongSecret
+
+
+class SigningKey(ABC):  # noqa: B024 - an interface with shared state, not abstract methods
+    """What ``sign_pdf`` needs from a key: the certificate, its chain and a pyHanko signer."""
+
+    certificate: asn1_x509.Certificate
+    chain: list[asn1_x509.Certificate]
+    signer: Signer
+    description: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.certificate.dump()).hexdigest()
+
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op for files
+        """Release the backend (a token session)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class CachedKeySigner(SimpleSigner):
+    """``SimpleSigner`` that keeps the parsed ``cryptography`` key instead of re-loading it per signature."""
+
+    def __init__(self, *args, pyca_key, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pyca_key = pyca_key
+
+    def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
+        mech = self.get_signature_mechanism_for_digest(digest_algorithm)
+        algo = mech.signature_algo
+        key = self._pyca_key
+        if algo == "rsassa_pkcs1v15" and isinstance(key, RSAPrivateKey):
+            return key.sign(data, PKCS1v15(), get_pyca_cryptography_hash(digest_algorithm))
+        if algo == "rsassa_pss" and isinstance(key, RSAPrivateKey):
+            padding, hash_algo = process_pss_params(mech["parameters"])
+            return key.sign(data, padding, hash_algo)
+        if algo == "ecdsa" and isinstance(key, EllipticCurvePrivateKey):
+            return key.sign(data, ECDSA(get_pyca_cryptography_hash(digest_algorithm)))
+        return super().sign_raw(data, digest_algorithm)
+
+
+class Pkcs12Key(SigningKey):
+    def __init__(self, path: Path, password: bytes):
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise KeyNotFound(f"cannot read the key file {path}: {e.strerror}") from e
+        try:
+            key, cert, others = pkcs12.load_key_and_certificates(data, password)
+        except ValueError as e:
+            # cryptography says "Invalid password or PKCS12 data" for both; a readable file means the password
+            raise WrongSecret(f"cannot open {path.name}: wrong password or damaged PKCS#12 file") from e
+        if key is None or cert is None:
+            raise SigningFailed(f"{path.name} holds no private key with its certificate")
+        from pyhanko.keys.internal import (
+            translate_pyca_cryptography_cert_to_asn1,
+            translate_pyca_cryptography_key_to_asn1,
+        )
+
+        self.certificate = translate_pyca_cryptography_cert_to_asn1(cert)
+        self.chain = [translate_pyca_cryptography_cert_to_asn1(c) for c in others]
+        store = SimpleCertificateStore()
+        store.register_multiple(self.chain)
+        self.signer = CachedKeySigner(
+            signing_cert=self.certificate,
+            signing_key=translate_pyca_cryptography_key_to_asn1(key),
+            cert_registry=store,
+            pyca_key=key,
+        )
+        self.description = f"PKCS#12 {path.name}"
+
+
+def load_pkcs12(path, password: bytes | str) -> SigningKey:
+    """Open a PKCS#12 file (NCA ``RSA256_*.p12``) once; the parsed key is kept for the whole batch."""
+    if isinstance(password, str):
+        password = password.encode()
+    return Pkcs12Key(Path(path), password)
+
+
+class Pkcs11Key(SigningKey):
+    def __init__(self, module_path: str, token_label: str, key_label: str, pin: str | None, ca_chain=()):
+        import pkcs11
+        from pyhanko.sign import pkcs11 as ph11
+        from pyhanko.sign.pkcs11 import PKCS11Error
+
+        if not Path(module_path).exists():
+            raise KeyNotFound(f"the PKCS#11 module {module_path} does not exist")
+        try:
+            self._session = ph11.open_pkcs11_session(
+                module_path, token_criteria=ph11.TokenCriteria(label=token_label), user_pin=pin
+            )
+        except (pkcs11.exceptions.PinIncorrect, pkcs11.exceptions.PinLenRange, pkcs11.exceptions.PinInvalid) as e:
+            raise WrongSecret(f"the token {token_label!r} refused the PIN") from e
+        except pkcs11.exceptions.PinLocked as e:
+            raise WrongSecret(f"the token {token_label!r} is locked (too many wrong PINs)",
+                              remedy="unlock it with the SO PIN") from e
+        except (pkcs11.exceptions.TokenNotPresent, pkcs11.exceptions.NoSuchToken, pkcs11.exceptions.SlotIDInvalid) as e:
+            raise KeyNotFound(f"no token labelled {token_label!r} is present") from e
+        except PKCS11Error as e:
+            if "No token" in str(e) or "token" in str(e).lower():
+                raise KeyNotFound(f"no token labelled {token_label!r}: {e}") from e
+            raise SigningFailed(f"cannot open the token {token_label!r}: {type(e).__name__} {e}") from e
+        try:
+            from pyhanko.keys import load_certs_from_pemder
+
+            extra = list(load_certs_from_pemder([str(p) for p in ca_chain])) if ca_chain else None
+            self.signer = ph11.PKCS11Signer(self._session, key_label=key_label, cert_label=key_label, ca_chain=extra)
+            # bulk-fetch the certificates now, so a missing key fails here, not in the middle of signing
+            self.certificate = self.signer.signing_cert
+            self.chain = [c for c in self.signer.cert_registry if c.dump() != self.certificate.dump()]
+        except PKCS11Error as e:
+            self._session.close()
+            raise KeyNotFound(f"the token {token_label!r} has no key/certificate labelled {key_label!r}") from e
+        except Exception:
+            self._session.close()
+            raise
+        self.description = f"PKCS#11 {token_label}/{key_label}"
+
+    def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            session.close()
+
+
+def load_pkcs11(module_path, token_label: str, key_label: str, pin: str | None, ca_chain=()) -> SigningKey:
+    """Open a session on a PKCS#11 token (KAZTOKEN, eToken, an HSM, SoftHSM2) and find the key and certificate.
+
+    Tokens usually hold only the officer's certificate: ``ca_chain`` (PEM/DER paths) adds the issuing CA's,
+    which goes into the CMS so that verifiers can build the path.
+    """
+    return Pkcs11Key(str(module_path), token_label, key_label, pin, ca_chain)

@@ -1,0 +1,46 @@
+"""Shared fixtures: a demo setup (configuration, test PKI, example events) made once per session and copied
+into each test's own folder, so tests never share a state folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+QAMQOR = [sys.executable, "-m", "pipeline.cli"]
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from pipeline.demo import make_demo
+
+    root = tmp_path_factory.mktemp("demo-template")
+    make_demo(root)
+    return root
+
+
+@pytest.fixture
+def demo(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy of the demo: qamqor.toml, var/demo-pki, inbox/ with the examples."""
+    root = tmp_path / "site"
+    shutil.copytree(demo_template, root, symlinks=True)
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("QAMQOR_CONFIG", raising=False)
+    monkeypatch.delenv("QAMQOR_FAULT", raising=False)
+    monkeypatch.setenv("QAMQOR_NOW", "2027-01-08T12:00:00+05:00")
+    return root
+
+
+def qamqor(root: Path, *args: str, env: dict[str, str] | None = None, check: bool = False,
+           timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real command in its own process."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    proc = subprocess.run([*QAMQOR, *args], cwd=root, env=full_env, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"qamqor {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc

@@ -1,0 +1,153 @@
+"""The other backends: a real SoftHSM2 PKCS#11 token, and an external signer (another process makes the CMS)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+from signing_helpers import make_pdf, sign_as, stamp_for
+
+from pipeline.errors import ExitCode
+from signing import (
+    ExternalSigner,
+    KeyNotFound,
+    SigningFailed,
+    SigningOptions,
+    SigningRefused,
+    WrongSecret,
+    load_pkcs11,
+    load_pkcs12,
+    verify_pdf,
+)
+
+# --- PKCS#11 -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_pkcs11_token_signs(pki, softhsm_token, bb_options, pdfsig):
+    t = softhsm_token
+    with load_pkcs11(t.module, t.label, t.key_label, t.pin, ca_chain=[pki.ca_cert]) as key:
+        assert key.certificate.subject.native["serial_number"] == f"IIN{pki.officer('head').iin}"
+        pdf = make_pdf(["sig-head"], case="P11")
+        signed = sign_as(pki, {"head": key}, "head", pdf, "sig-head", "order", bb_options)
+    report = verify_pdf(signed, trust_roots=[pki.root_cert])
+    assert report.valid, report.format_text()
+    assert report.signatures[0].signer_iin == pki.officer("head").iin
+    pdfsig(signed, 1)
+
+
+@pytest.mark.slow
+def test_pkcs11_wrong_pin_and_missing_token(softhsm_token):
+    t = softhsm_token
+    with pytest.raises(WrongSecret) as e:
+        load_pkcs11(t.module, t.label, t.key_label, "000000")
+    assert e.value.exit_code == ExitCode.signing_failed
+    with pytest.raises(KeyNotFound):
+        load_pkcs11(t.module, "no-such-token", t.key_label, t.pin)
+    with pytest.raises(KeyNotFound):
+        load_pkcs11(t.module, t.label, "no-such-key", t.pin)
+    with pytest.raises(KeyNotFound):
+        load_pkcs11("/nonexistent/libpkcs11.so", t.label, t.key_label, t.pin)
+
+
+# --- external signer (NCALayer / Kalkan shape) ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def outside_key(pki, tmp_path_factory):
+    """The head's key as PEM files for the outside process (as if it sat in NCALayer)."""
+    officer = pki.officer("head")
+    key, cert, chain = pkcs12.load_key_and_certificates(Path(officer.p12).read_bytes(), officer.password.encode())
+    d = tmp_path_factory.mktemp("outside")
+    (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / "chain.pem").write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain))
+    return d
+
+
+def openssl_cms(outside: Path, data: bytes) -> bytes:
+    """Another process makes the detached CAdES CMS over the bytes to be signed."""
+    res = subprocess.run(
+        ["openssl", "cms", "-sign", "-binary", "-outform", "DER", "-md", "sha256", "-cades", "-nosmimecap",
+         "-signer", str(outside / "cert.pem"), "-inkey", str(outside / "key.pem"),
+         "-certfile", str(outside / "chain.pem")],
+        input=data, capture_output=True, check=True,
+    )
+    return res.stdout
+
+
+def _prepare(pki, keys, pdf, options, **kw):
+    signer = ExternalSigner(options)
+    officer = pki.officer("head")
+    prepared = signer.prepare(pdf, "sig-head", certificate=keys["head"].certificate, chain=keys["head"].chain,
+                              approved_sha256=hashlib.sha256(pdf).hexdigest(), officer_iin=officer.iin,
+                              document_kind="order", stamp=stamp_for(officer), **kw)
+    return signer, prepared
+
+
+def test_external_cms_from_another_process(pki, keys, outside_key, bb_options, pdfsig):
+    pdf = make_pdf(["sig-head"], case="EXT")
+    signer, prepared = _prepare(pki, keys, pdf, bb_options)
+    assert prepared.digest == hashlib.sha256(prepared.to_be_signed).digest()
+    cms = openssl_cms(outside_key, prepared.to_be_signed)
+    signed = signer.finish(prepared, cms)
+    assert signed.startswith(pdf)
+    report = verify_pdf(signed, trust_roots=[pki.root_cert])
+    assert report.valid, report.format_text()
+    assert report.signatures[0].signer_iin == pki.officer("head").iin and report.signatures[0].level == "B-B"
+    pdfsig(signed, 1)
+
+
+def test_external_cms_over_other_bytes_or_by_another_key_is_refused(pki, keys, outside_key, bb_options, tmp_path):
+    pdf = make_pdf(["sig-head"], case="EXT2")
+    signer, prepared = _prepare(pki, keys, pdf, bb_options)
+    with pytest.raises(SigningFailed, match="does not verify"):
+        signer.finish(prepared, openssl_cms(outside_key, prepared.to_be_signed + b"x"))
+    # a CMS made with the inspector's key, although the policy checked the head's certificate
+    other = pki.officer("inspector-1")
+    key, cert, chain = pkcs12.load_key_and_certificates(Path(other.p12).read_bytes(), other.password.encode())
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "chain.pem").write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain))
+    with pytest.raises(SigningFailed, match="another certificate"):
+        signer.finish(prepared, openssl_cms(tmp_path, prepared.to_be_signed))
+    with pytest.raises(SigningFailed, match="no usable CMS"):
+        signer.finish(prepared, b"garbage")
+
+
+def test_external_policy_runs_before_anything_is_prepared(pki, keys, bb_options):
+    pdf = make_pdf(["sig-head"], case="EXT3")
+    signer = ExternalSigner(bb_options)
+    with pytest.raises(SigningRefused) as e:
+        signer.prepare(pdf, "sig-head", certificate=keys["auth-only"].certificate,
+                       approved_sha256=hashlib.sha256(pdf).hexdigest(), officer_iin=pki.officer("head").iin,
+                       document_kind="order")
+    assert e.value.rule == "key_usage"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", ["B-T", "B-LTA"])
+def test_external_with_timestamp_and_long_term_data(pki_server, keys, outside_key, pdfsig, level):
+    pki = pki_server
+    options = SigningOptions(level=level, tsa_url=pki.tsa_url, trust_roots=[pki.root_cert])
+    pdf = make_pdf(["sig-head"], case=f"EXT-{level}")
+    signer, prepared = _prepare(pki, keys, pdf, options)
+    signed = signer.finish(prepared, openssl_cms(outside_key, prepared.to_be_signed))
+    report = verify_pdf(signed, trust_roots=[pki.root_cert])
+    assert report.valid, report.format_text()
+    assert report.signatures[0].level == level
+    pdfsig(signed, 1, doc_timestamps=1 if level == "B-LTA" else 0)
+
+
+def test_pkcs12_keys_load_once(pki):
+    """Loading parses the key once; signing never re-parses it (the stock signer's 37 ms per signature)."""
+    from signing.keys import CachedKeySigner
+
+    key = load_pkcs12(pki.officer("head").p12, pki.officer("head").password)
+    assert isinstance(key.signer, CachedKeySigner)

@@ -1,0 +1,93 @@
+"""PAdES B-T, B-LT and B-LTA against a real TSA/OCSP/CRL server on 127.0.0.1 (certomancer), and its failures."""
+
+from __future__ import annotations
+
+import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from signing_helpers import PROVIDER_BIN, PSC_BIN, make_pdf, sign_as
+
+from pipeline.errors import ExitCode, TransientError
+from signing import CertificateRevoked, SigningOptions, SigningServiceDown, verify_pdf
+
+pytestmark = pytest.mark.slow
+
+
+def _reader(data: bytes) -> PdfFileReader:
+    import io
+
+    return PdfFileReader(io.BytesIO(data))
+
+
+@pytest.mark.parametrize("level", ["B-T", "B-LT", "B-LTA"])
+def test_levels(pki_server, keys, pdfsig, level):
+    pki = pki_server
+    options = SigningOptions(level=level, tsa_url=pki.tsa_url, trust_roots=[pki.root_cert], check_revocation=True)
+    signed = sign_as(pki, keys, "head", make_pdf(["sig-head"], case=f"CASE-{level}"), "sig-head", "order", options)
+
+    report = verify_pdf(signed, trust_roots=[pki.root_cert])
+    assert report.valid, report.format_text()
+    sig = report.signatures[0]
+    assert sig.level == level and sig.timestamp_valid and sig.timestamp
+    root = _reader(signed).root
+    if level == "B-T":
+        assert "/DSS" not in root and sig.revocation == "not checked"
+    else:
+        dss = root["/DSS"]
+        assert len(dss["/OCSPs"]) >= 1 and len(dss.get("/Certs", [])) >= 2
+        assert sig.revocation.startswith("good")
+    doc_ts = [s for s in report.signatures if s.kind == "document_timestamp"]
+    assert len(doc_ts) == (1 if level == "B-LTA" else 0)
+    if doc_ts:
+        assert doc_ts[0].ok and sig.modification_level == "LTA_UPDATES"
+    pdfsig(signed, 1, doc_timestamps=len(doc_ts))
+
+
+def test_lt_validates_offline_from_the_dss(pki_server, keys):
+    """The B-LT document's own DSS is enough: no fetching, revocation hard-fail, still valid."""
+    pki = pki_server
+    options = SigningOptions(level="B-LT", tsa_url=pki.tsa_url, trust_roots=[pki.root_cert])
+    signed = sign_as(pki, keys, "inspector-1", make_pdf(["sig-inspector-1"]), "sig-inspector-1", "inspection_act", options)
+    report = verify_pdf(signed, trust_roots=[pki.root_cert], allow_fetching=False)
+    assert report.valid and report.signatures[0].revocation == "good (embedded OCSP/CRL in the DSS)"
+
+
+def test_revoked_certificate_is_refused_when_revocation_is_checked(pki_server, keys, order_pdf):
+    pki = pki_server
+    options = SigningOptions(level="B-T", tsa_url=pki.tsa_url, trust_roots=[pki.root_cert], check_revocation=True)
+    with pytest.raises(CertificateRevoked) as e:
+        sign_as(pki, keys, "revoked", order_pdf, "sig-head", "order", options)
+    assert e.value.rule == "revocation" and e.value.exit_code == ExitCode.signing_refused
+
+
+def test_revoked_signature_fails_verification_with_fetching(pki_server, keys, order_pdf):
+    """Signed without a revocation check (B-B), then verified with OCSP: the verifier says revoked."""
+    pki = pki_server
+    signed = sign_as(pki, keys, "revoked", order_pdf, "sig-head", "order", SigningOptions(trust_roots=[pki.root_cert]))
+    report = verify_pdf(signed, trust_roots=[pki.root_cert], allow_fetching=True)
+    assert not report.valid
+    assert report.signatures[0].revocation.startswith("REVOKED")
+
+
+def test_tsa_down_is_transient(pki, keys, order_pdf):
+    from conftest import free_port
+
+    options = SigningOptions(level="B-T", tsa_url=f"http://127.0.0.1:{free_port()}/tsa", trust_roots=[pki.root_cert],
+                             timeout_s=2)
+    with pytest.raises(SigningServiceDown) as e:
+        sign_as(pki, keys, "head", order_pdf, "sig-head", "order", options)
+    assert isinstance(e.value, TransientError) and e.value.exit_code == ExitCode.transient
+
+
+def test_ocsp_down_is_transient(tmp_path, order_pdf):
+    """Revocation checking configured, but nothing answers at the certificate's OCSP/CRL URLs."""
+    from conftest import free_port
+
+    from signing import load_pkcs12
+    from signing.pki import build_pki
+
+    pki = build_pki(tmp_path / "pki", PROVIDER_BIN, PSC_BIN, url_prefix=f"http://127.0.0.1:{free_port()}")
+    keys = {"head": load_pkcs12(pki.officer("head").p12, pki.officer("head").password)}
+    options = SigningOptions(level="B-B", trust_roots=[pki.root_cert], check_revocation=True, timeout_s=2)
+    with pytest.raises(SigningServiceDown) as e:
+        sign_as(pki, keys, "head", order_pdf, "sig-head", "order", options)
+    assert isinstance(e.value, TransientError) and e.value.exit_code == ExitCode.transient

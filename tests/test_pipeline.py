@@ -1,0 +1,320 @@
+"""The pipeline end to end with real files, a real SQLite journal, real renders and real signatures.
+
+In-process tests drive :class:`pipeline.runner.Pipeline` directly (inline dispatcher); the command-line tests
+run ``qamqor`` in its own process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline import queue as Q
+from pipeline.config import Config
+from pipeline.errors import Busy
+from pipeline.runner import Pipeline, StateLock
+from tests.conftest import qamqor
+
+PSC = "PSC-ALM-07"
+
+
+def pipeline(root: Path) -> Pipeline:
+    return Pipeline(Config.load(root / "qamqor.toml"))
+
+
+def outbox_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root / "outbox")) for p in (root / "outbox").rglob("*") if p.is_file())
+
+
+def approve_all(p: Pipeline) -> int:
+    """What `queue approve --all` does in the demo: each pending document with the officer it needs."""
+    from pipeline.cli import _demo_officer
+
+    n = 0
+    for _ in range(4):
+        items = Q.pending(p)
+        if not items:
+            break
+        for item in items:
+            row = Q.get(p, item.document_id)
+            Q.approve(p, item.document_id, _demo_officer(p, row), None)
+            n += 1
+    return n
+
+
+@pytest.fixture(scope="module")
+def processed(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's examples run once and every queued document approved (shared by read-only tests)."""
+    root = tmp_path_factory.mktemp("processed") / "site"
+    shutil.copytree(demo_template, root)
+    old = os.getcwd()
+    os.environ["QAMQOR_NOW"] = "2027-01-08T12:00:00+05:00"
+    try:
+        os.chdir(root)
+        p = pipeline(root)
+        p.run_once(settle=False)
+        approve_all(p)
+        p.run_once(settle=False)
+        p.close()
+    finally:
+        os.chdir(old)
+        os.environ.pop("QAMQOR_NOW", None)
+    return root
+
+
+def test_examples_reach_every_route(processed: Path):
+    """¶4, ¶5, ¶7, ¶9, ¶12, ¶13, ¶16: each example's documents land in the routes of contract.md."""
+    files = outbox_files(processed)
+    assert not (processed / "inbox").exists() or not [f for f in os.listdir(processed / "inbox") if not f.startswith(".")]
+    # ¶4 acceptance receipt and ¶5 refusal receipt at the PSC
+    assert f"psc/{PSC}/C-2026-0001/C-2026-0001-acceptance_receipt.pdf" in files
+    assert f"psc/{PSC}/C-2026-0003/C-2026-0003-refusal_receipt.pdf" in files
+    # ¶7 notice and ¶9 refusal in the personal cabinet
+    assert any(f.startswith("cabinet/") and f.endswith("C-2026-0002/C-2026-0002-acceptance_notice.pdf") for f in files)
+    assert any(f.startswith("cabinet/") and f.endswith("C-2026-0004-portal_refusal.pdf") for f in files)
+    # ¶11–13 order: cabinet, PSC, archive; ¶16 hand-off to the provider
+    assert f"psc/{PSC}/C-2026-0001/C-2026-0001-order.pdf" in files
+    assert any(f.startswith("cabinet/") and f.endswith("C-2026-0001/C-2026-0001-order.pdf") for f in files)
+    assert any(f.startswith("archive/2027/01/C-2026-0001/") and f.endswith("-order.pdf") for f in files)
+    assert any(f.startswith("provider/") and f.endswith("C-2026-0001-allowance-handoff.json") for f in files)
+    # ¶11 reasoned refusal of the portal case goes to the cabinet and the archive, not to a PSC
+    assert any(f.endswith("C-2026-0002-reasoned_refusal.pdf") and f.startswith("cabinet/") for f in files)
+    assert not any(f.startswith("psc/") and "C-2026-0002" in f for f in files)
+    # every PDF has its manifest; no temporary file is left
+    for f in files:
+        if f.endswith(".pdf"):
+            assert f[:-4] + ".json" in files
+    assert not [f for f in files if Path(f).name.startswith(".")]
+
+
+def test_manifest_says_what_the_contract_says(processed: Path):
+    path = next((processed / "outbox" / "psc" / PSC / "C-2026-0001").glob("C-2026-0001-order.json"))
+    m = json.loads(path.read_text())
+    pdf = path.with_suffix(".pdf").read_bytes()
+    import hashlib
+
+    assert m["sha256"] == hashlib.sha256(pdf).hexdigest()
+    assert m["case_id"] == "C-2026-0001" and m["document"] == "order" and m["route"] == "psc"
+    assert m["language"] in ("kk", "ru") and m["signature_level"] == "B-B"
+    assert m["signed_by"]["iin"] and m["signed_by"]["certificate_serial"] and m["signed_at"]
+    assert m["source_event_id"]
+
+
+def test_signed_outputs_validate_with_pdfsig(processed: Path):
+    """Issue 4: a second validator that is not pyHanko calls every signature valid."""
+    pdfs = sorted((processed / "outbox" / "archive").rglob("*.pdf"))
+    assert len(pdfs) >= 6
+    for pdf in pdfs:
+        out = subprocess.run(["pdfsig", str(pdf)], capture_output=True, text=True)
+        assert "Signature is Valid." in out.stdout, (pdf, out.stdout)
+        assert "Signature is Invalid" not in out.stdout
+
+
+def test_inspection_act_carries_both_inspectors(processed: Path):
+    """¶10: the act is signed in turn by each inspector; both signatures stay valid."""
+    act = next((processed / "outbox" / "archive").rglob("C-2026-0001-inspection_act.pdf"))
+    out = subprocess.run(["pdfsig", str(act)], capture_output=True, text=True).stdout
+    assert out.count("Signature is Valid.") == 2
+
+
+def test_journal_agrees_with_disk(processed: Path):
+    from sqlalchemy import select
+
+    from pipeline import journal as J
+
+    p = pipeline(processed)
+    for d in p.journal.all(select(J.deliveries)):
+        assert d["status"] == "done"
+        assert Path(d["path"]).exists(), d["path"]
+    for doc in p.journal.all(select(J.documents)):
+        assert doc["status"] == "delivered", (doc["document_id"], doc["status"], doc["error"])
+    p.close()
+
+
+def test_bad_input_is_rejected_untouched_with_a_report(demo: Path):
+    bad = b'{"format": "qamqor.case-event/1", "event_id": '
+    (demo / "inbox" / "broken.json").write_bytes(bad)
+    p = pipeline(demo)
+    p.run_once(settle=False)
+    folder = demo / "outbox" / "rejected" / "2027" / "01" / "08"
+    assert (folder / "broken.json").read_bytes() == bad
+    report = json.loads((folder / "broken.json.error.json").read_text())
+    assert report["code"] == "E-JSON-SYNTAX" and report["where"]["line"] == 1 and report["remedy"]
+    # the pipeline carried on with the good examples
+    assert (demo / "outbox" / "psc" / PSC / "C-2026-0001" / "C-2026-0001-acceptance_receipt.pdf").exists()
+
+
+def test_duplicate_changes_nothing_and_conflict_is_rejected(demo: Path):
+    first = sorted((demo / "inbox").glob("C-2026-0003-*"))[0]
+    original = first.read_bytes()
+    p = pipeline(demo)
+    p.run_once(settle=False)
+    before = outbox_files(demo)
+    (demo / "inbox" / "again.xml").write_bytes(original)  # the same event, same bytes
+    p.run_once(settle=False)
+    assert outbox_files(demo) == before
+    changed = original.replace(b"</case_event>", b"<!-- changed --></case_event>")
+    assert changed != original
+    (demo / "inbox" / "changed.xml").write_bytes(changed)
+    p.run_once(settle=False)
+    report = json.loads(next((demo / "outbox" / "rejected").rglob("changed.xml.error.json")).read_text())
+    assert report["code"] == "E-EVENT-CONFLICT"
+
+
+def test_out_of_order_event_is_rejected_with_the_reason(demo: Path):
+    """contract.md: an order before the inspection act is rejected like any other bad input."""
+    for f in (demo / "inbox").glob("*"):
+        if "C-2026-0001" in f.name and ("inspection" in f.name or "result" in f.name):
+            f.unlink()
+    p = pipeline(demo)
+    p.run_once(settle=False)
+    report = json.loads(next((demo / "outbox" / "rejected").rglob("*decision.made*.error.json")).read_text())
+    assert report["code"] == "E-OUT-OF-ORDER" and "inspection act" in report["message"]
+
+
+def test_temporary_names_are_never_read(demo: Path):
+    for name in ("x.json.part", "y.json.tmp", ".z.json"):
+        (demo / "inbox" / name).write_text("{")
+    pipeline(demo).run_once(settle=False)
+    left = sorted(os.listdir(demo / "inbox"))
+    assert left == sorted(["x.json.part", "y.json.tmp", ".z.json"])
+
+
+def test_symlink_is_refused_and_not_followed(demo: Path, tmp_path: Path):
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"not": "yours"}')
+    os.symlink(secret, demo / "inbox" / "link.json")
+    pipeline(demo).run_once(settle=False)
+    report = json.loads(next((demo / "outbox" / "rejected").rglob("link.json.error.json")).read_text())
+    assert report["code"] == "E-FILE-TYPE"
+    assert secret.read_text() == '{"not": "yours"}'
+
+
+def test_oversized_file_is_refused(demo: Path):
+    (demo / "inbox" / "huge.json").write_bytes(b" " * 2_000_001)
+    pipeline(demo).run_once(settle=False)
+    report = json.loads(next((demo / "outbox" / "rejected").rglob("huge.json.error.json")).read_text())
+    assert report["code"] == "E-FILE-TOO-LARGE"
+
+
+def test_second_run_on_the_same_state_refuses(demo: Path):
+    config = Config.load(demo / "qamqor.toml")
+    with StateLock(config.state):
+        with pytest.raises(Busy):
+            StateLock(config.state).acquire()
+        proc = qamqor(demo, "run", "--once")
+    assert proc.returncode == 9 and "E-BUSY" in proc.stderr
+
+
+def test_officer_sees_only_own_role_and_office(demo: Path):
+    p = pipeline(demo)
+    p.run_once(settle=False)
+    config = p.config
+    inspector = config.officer("inspector-1")
+    head = config.officer("head")
+    kinds_for_inspector = {i.kind for i in Q.pending(p, officer=inspector)}
+    kinds_for_head = {i.kind for i in Q.pending(p, officer=head)}
+    assert kinds_for_inspector == {"inspection_act"}
+    assert kinds_for_head <= {"order", "reasoned_refusal"}
+    order = next(i for i in Q.pending(p) if i.kind == "order")
+    from pipeline.errors import StateConflict
+
+    with pytest.raises(StateConflict):
+        Q.approve(p, order.document_id, inspector, None)
+
+
+def test_approval_is_bound_to_the_bytes(demo: Path):
+    """Issue 4 ¶5: signing refuses when the bytes differ from those the officer approved."""
+    import signing
+
+    p = pipeline(demo)
+    p.run_once(settle=False)
+    act = next(i for i in Q.pending(p) if i.kind == "inspection_act")
+    with pytest.raises(signing.ApprovalMismatch):
+        Q.approve(p, act.document_id, p.config.officer("inspector-1"), None, approved_sha256="0" * 64)
+    assert Q.get(p, act.document_id)["status"] == "queued"
+
+
+def test_rejection_by_officer_returns_the_document(demo: Path):
+    p = pipeline(demo)
+    p.run_once(settle=False)
+    order = next(i for i in Q.pending(p) if i.kind == "order")
+    Q.reject(p, order.document_id, p.config.officer("head"), "номер приказа неверный")
+    assert Q.get(p, order.document_id)["status"] == "rejected"
+    report = next((demo / "outbox" / "provider").rglob(f"{order.document_id}.returned.json"))
+    assert json.loads(report.read_text())["reason"] == "номер приказа неверный"
+
+
+def test_unclaimed_result_moves_to_provider_and_back(processed: Path, tmp_path: Path, monkeypatch):
+    """¶14: a result not issued within a month goes to the provider with a transfer record; a request brings it
+    back to the PSC within 1 working day."""
+    root = tmp_path / "site"
+    shutil.copytree(processed, root)
+    monkeypatch.chdir(root)
+    # the copy's journal names the original folders: rebase its paths
+    monkeypatch.setenv("QAMQOR_NOW", "2027-02-20T10:00:00+05:00")
+    from sqlalchemy import text
+
+    p = pipeline(root)
+    with p.journal.tx() as conn:
+        for table, col in (("documents", "pdf_path"), ("deliveries", "path")):
+            conn.execute(text(f"UPDATE {table} SET {col} = replace({col}, :old, :new)"),
+                         {"old": str(processed), "new": str(root)})
+    p.run_once(settle=False)
+    order_at_psc = root / "outbox" / "psc" / PSC / "C-2026-0001" / "C-2026-0001-order.pdf"
+    moved = next((root / "outbox" / "provider").rglob("C-2026-0001-order.pdf"))
+    assert not order_at_psc.exists() and moved.exists()
+    record = json.loads(next((root / "outbox" / "provider").rglob("C-2026-0001-order.transfer-provider.json")).read_text())
+    assert record["paragraph"] == "¶14" and record["to"] == "provider"
+    from pipeline.demo import EXAMPLES
+
+    req = next((EXAMPLES / "later").rglob("*result.requested*"))
+    shutil.copyfile(req, root / "inbox" / req.name)
+    monkeypatch.setenv("QAMQOR_NOW", "2027-02-22T10:00:00+05:00")
+    p.run_once(settle=False)
+    assert order_at_psc.exists()
+    p.close()
+
+
+def test_audit_log_finds_an_edited_line(processed: Path, tmp_path: Path):
+    from pipeline.audit import AuditLog
+
+    log = tmp_path / "audit.jsonl"
+    shutil.copyfile(processed / "var" / "audit.jsonl", log)
+    shutil.copyfile(processed / "var" / "audit.head", tmp_path / "audit.head")
+    assert AuditLog(log).verify() == []
+    lines = log.read_text().splitlines()
+    lines[3] = lines[3].replace('"step":"', '"step":"x', 1)
+    log.write_text("\n".join(lines) + "\n")
+    assert "line 4" in AuditLog(log).verify()[0]
+    del lines[3]
+    log.write_text("\n".join(lines) + "\n")
+    assert AuditLog(log).verify()
+
+
+@pytest.mark.slow
+def test_command_line_end_to_end(demo: Path):
+    """make run's path: `qamqor run --once`, `queue approve --all`, `status`, `deadlines`, `verify`."""
+    env = {"QAMQOR_NOW": "2027-01-08T12:00:00+05:00"}
+    run = qamqor(demo, "run", "--once", "--workers", "2", env=env, check=True)
+    assert "inputs:" in run.stdout
+    listed = qamqor(demo, "queue", "list", env=env, check=True)
+    assert "inspection_act" in listed.stdout and "order" in listed.stdout
+    approved = qamqor(demo, "queue", "approve", "--all", env=env, check=True)
+    assert "0 failure(s)" in approved.stdout
+    status = qamqor(demo, "status", "C-2026-0001", env=env, check=True)
+    assert "order" in status.stdout and "delivered" in status.stdout
+    board = qamqor(demo, "deadlines", "--json", env=env, check=True)
+    rows = json.loads(board.stdout)
+    assert all(set(r) >= {"case_id", "due", "working_days_left", "paragraph"} for r in rows)
+    pdfs = [str(p) for p in (demo / "outbox" / "archive").rglob("*.pdf")]
+    verified = qamqor(demo, "verify", *pdfs, "--json", env=env)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert qamqor(demo, "status", "NO-SUCH-CASE", env=env).returncode == 4
+    audit = qamqor(demo, "audit", "verify", env=env)
+    assert audit.returncode == 0 and "intact" in audit.stdout

@@ -1,0 +1,320 @@
+"""The Rules as a pure core (pipeline/rules.py): no files written, no clock, no database, no sleeps."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from pipeline import rules
+from pipeline.calendar import WorkCalendar
+from pipeline.errors import InputError
+from tests import builders as B
+
+CTX = rules.RulesContext.load(calendar=WorkCalendar())
+
+
+def run(*trees):
+    """Apply events in order; return the last outcome."""
+    state, out = None, None
+    for t in trees:
+        out = rules.apply(state, B.event(t), CTX)
+        state = out.state
+    return out
+
+
+def kinds(out):
+    return [d.kind for d in out.documents]
+
+
+# --- ¶3, ¶4, ¶7: channels and acceptance -------------------------------------------------------------------
+
+
+def test_psc_complete_package_gets_acceptance_receipt_and_19_day_term():
+    """¶4 receipt; ¶15 19 working days, the day of acceptance not counted (¶6): 14 Dec 2026 → 14 Jan 2027."""
+    out = run(B.application(channel="psc", when=B.at(2026, 12, 14)))
+    assert kinds(out) == ["acceptance_receipt"]
+    doc = out.documents[0]
+    assert doc.signer_role == "operator" and doc.office == "PSC-TEST" and doc.routes == ("psc", "archive")
+    assert out.state.deadline("result").due == dt.date(2027, 1, 14)
+    assert out.state.deadline("delivery").due == dt.date(2026, 12, 15)  # ¶6: 1 working day
+    assert doc.computed["result_due"] == "2027-01-14T18:30:00+05:00"
+
+
+def test_portal_complete_package_gets_notice_with_date_and_time():
+    """¶7: the personal cabinet gets a notice with the date and time the result is ready."""
+    out = run(B.application(channel="portal", when=B.at(2026, 12, 14)))
+    assert kinds(out) == ["acceptance_notice"]
+    assert out.documents[0].routes == ("cabinet", "archive")
+    assert out.documents[0].signer_role == "provider_seal"
+    assert out.documents[0].computed["result_due"].startswith("2027-01-14T")
+    assert out.state.deadline("check").due == dt.date(2026, 12, 17)  # ¶8 runs at once; 16 Dec is a holiday
+
+
+# --- ¶5, ¶9: incomplete or expired packages ------------------------------------------------------------------
+
+
+def test_psc_missing_and_expired_documents_give_refusal_receipt_listing_them():
+    """¶5: a refusal receipt (appendix 3) naming each missing or expired document."""
+    docs = [{"code": c, "presented": True, "valid_until": "2027-12-31"} for c in B.ALL_DOCS if c != "spouse_consent"]
+    docs = [d if d["code"] != "health_certificate" else {**d, "valid_until": "2026-12-01"} for d in docs]
+    out = run(B.application(channel="psc", married=True, documents=docs))
+    assert kinds(out) == ["refusal_receipt"]
+    assert out.documents[0].computed == {"missing": ["spouse_consent"], "expired": ["health_certificate"]}
+    assert out.state.status == rules.REFUSED_ACCEPTANCE
+    assert out.state.open_deadlines() == ()
+
+
+def test_portal_incomplete_package_is_refused_in_the_cabinet():
+    """¶9: via the portal, an incomplete package is refused to the personal cabinet."""
+    docs = [{"code": "health_certificate", "presented": True}]
+    out = run(B.application(channel="portal", documents=docs))
+    assert kinds(out) == ["portal_refusal"]
+    assert "care_loss_proof" in out.documents[0].computed["missing"]
+    assert "identity" not in out.documents[0].computed["missing"]  # shown at the counter only (psc)
+
+
+def test_standard_conditions():
+    """Appendix 2: spouse documents when married; psych training unless every child is a grandchild or
+    sibling; the child's opinion from age 10 (Code art. 62)."""
+    on = dt.date(2026, 12, 14)
+    app = B.event(B.application(married=True, children=[B.child(dt.date(2015, 1, 1), relation="grandchild")])).data
+    codes = {r.code for r in rules.required_documents(app, on, CTX)}
+    assert {"spouse_consent", "spouse_health_certificate", "child_opinion"} <= codes
+    assert "psych_training_certificate" not in codes
+    app2 = B.event(B.application(children=[B.child(dt.date(2020, 1, 1), relation="none")])).data
+    codes2 = {r.code for r in rules.required_documents(app2, on, CTX)}
+    assert "psych_training_certificate" in codes2 and "child_opinion" not in codes2
+    assert "spouse_consent" not in codes2
+
+
+def test_document_valid_until_the_day_of_submission_is_not_expired():
+    docs = [{"code": c, "presented": True, "valid_until": "2026-12-14"} for c in B.ALL_DOCS]
+    out = run(B.application(documents=docs, when=B.at(2026, 12, 14)))
+    assert kinds(out) == ["acceptance_receipt"]
+
+
+# --- ¶6, ¶8, ¶10, ¶11, ¶12: the order of steps and the terms ---------------------------------------------------
+
+
+def _story(case="C-1", **app_kw):
+    a = B.application(case, **app_kw)
+    return [a, B.delivered(case), B.checked(case), B.inspected(case)]
+
+
+def test_full_psc_story_terms_open_and_close():
+    trees = _story()
+    out = run(*trees[:2])
+    assert out.state.deadline("delivery").closed_on == dt.date(2026, 12, 15)  # ¶6
+    assert out.state.deadline("check").due == dt.date(2026, 12, 18)  # ¶8: 2 working days (16 Dec is a holiday)
+    out = run(*trees[:3])
+    assert out.state.deadline("inspection").due == dt.date(2026, 12, 22)  # ¶10: 3 working days from 17 Dec
+    out = run(*trees)
+    assert kinds(out) == ["inspection_act"]
+    assert out.documents[0].signer_role == "inspector" and len(out.documents[0].signers) == 2
+    assert out.state.deadline("decision").due == dt.date(2027, 1, 11)  # ¶11: 12 working days from the act
+
+
+def test_order_before_the_act_is_refused():
+    """¶10–11: an order before the inspection act is rejected with the reason."""
+    trees = _story()[:3]
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", [trees[0]["data"]["children"][0]["iin"]]))
+    assert err.value.code == "E-OUT-OF-ORDER" and "before the inspection act" in err.value.message
+
+
+def test_second_decision_is_refused():
+    trees = _story()
+    iin = trees[0]["data"]["children"][0]["iin"]
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", [iin]), B.refused("C-1"))
+    assert err.value.code == "E-OUT-OF-ORDER" and "already" in err.value.message
+
+
+def test_event_for_unknown_case_is_refused():
+    with pytest.raises(InputError) as err:
+        run(B.delivered("C-404"))
+    assert err.value.code == "E-UNKNOWN-CASE"
+
+
+def test_second_application_for_a_case_is_refused():
+    with pytest.raises(InputError) as err:
+        run(B.application("C-1"), B.application("C-1"))
+    assert err.value.code == "E-CASE-EXISTS"
+
+
+def test_check_before_delivery_on_psc_case_is_out_of_order():
+    """¶6, ¶8: at a PSC the provider checks after the courier delivered the package."""
+    with pytest.raises(InputError) as err:
+        run(B.application("C-1"), B.checked("C-1"))
+    assert err.value.code == "E-OUT-OF-ORDER"
+
+
+def test_delivery_on_portal_case_is_out_of_order():
+    with pytest.raises(InputError):
+        run(B.application("C-1", channel="portal"), B.delivered("C-1"))
+
+
+def test_provider_finds_package_incomplete():
+    """¶9: the provider's check finds the package incomplete: refusal to accept, the terms end."""
+    a = B.application("C-1", channel="portal")
+    out = run(a, B.checked("C-1", complete=False, missing=("income_proof",)))
+    assert kinds(out) == ["portal_refusal"] and out.documents[0].computed["missing"] == ["income_proof"]
+    assert out.state.status == rules.REFUSED_ACCEPTANCE and out.state.open_deadlines() == ()
+
+
+# --- ¶11: guardianship or trusteeship, grants and refusals -------------------------------------------------------
+
+
+def test_order_decides_guardianship_or_trusteeship_per_child_on_the_order_date():
+    """Code art. 1: under 14 guardianship, 14–17 trusteeship, by age on the order's date (not the application's)."""
+    young = B.child(dt.date(2017, 6, 1))
+    turning = B.child(dt.date(2013, 1, 3))  # 13 at the application, 14 on the order date 5 Jan 2027
+    trees = _story(children=[young, turning])
+    out = run(*trees, B.granted("C-1", [young["iin"], turning["iin"]], dt.date(2027, 1, 5)))
+    assert kinds(out) == ["order"]
+    cares = {c["iin"]: c["care"] for c in out.documents[0].computed["children"]}
+    assert cares == {young["iin"]: "guardianship", turning["iin"]: "trusteeship"}
+    assert out.documents[0].number == "14-12/0123"
+    assert out.documents[0].routes == ("cabinet", "psc", "archive")  # ¶12, ¶13
+    assert out.state.deadline("result_delivery").due == dt.date(2027, 1, 8)  # ¶12: 2 working days; 7 Jan a holiday
+
+
+def test_child_turning_18_before_the_order_is_inconsistent():
+    c = B.child(dt.date(2009, 1, 2))
+    trees = _story(children=[c])
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", [c["iin"]], dt.date(2027, 1, 5)))
+    assert err.value.code == "E-INCONSISTENT"
+
+
+def test_order_for_a_child_not_in_the_application_is_inconsistent():
+    trees = _story()
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", ["050101500010"]))
+    assert err.value.code == "E-INCONSISTENT" and err.value.where.pointer == "/data/children/0"
+
+
+@pytest.mark.parametrize("records,ground", [
+    ({"criminal_record": "intentional_unexpunged"}, "code122.7"),
+    ({"criminal_record": "listed_grave"}, "code122.12"),
+    ({"incapable": True}, "code122.1"),
+    ({"parental_rights_limited": True}, "code122.2"),
+    ({"removed_as_guardian": True}, "code122.3"),
+    ({"adoption_cancelled_by_fault": True}, "code122.4"),
+    ({"permanent_residence": False}, "code122.6"),
+    ({"dispensary_registered": True}, "code122.11"),
+])
+def test_art122_grounds_in_the_records_forbid_a_grant(records, ground):
+    """Code art. 122 p.1: the records obtained under ¶9 forbid a granted decision; a refusal stays possible."""
+    a = B.application("C-1")
+    trees = [a, B.delivered("C-1"), B.checked("C-1", records=records), B.inspected("C-1")]
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", [a["data"]["children"][0]["iin"]]))
+    assert err.value.code == "E-DECISION-FORBIDDEN" and ground in err.value.message
+    out = run(*trees, B.refused("C-1", (ground,)))
+    assert kinds(out) == ["reasoned_refusal"] and out.documents[0].computed["grounds"][0]["code"] == ground
+
+
+def test_stateless_applicant_and_missing_consent_forbid_a_grant():
+    a = B.application("C-1", citizenship="stateless", consent=False)
+    with pytest.raises(InputError) as err:
+        run(a, B.delivered("C-1"), B.checked("C-1"), B.inspected("C-1"),
+            B.granted("C-1", [a["data"]["children"][0]["iin"]]))
+    assert "code122.8" in err.value.message and "law19-1.6" in err.value.message
+
+
+def test_negative_inspection_forbids_a_grant():
+    a = B.application("C-1")
+    with pytest.raises(InputError) as err:
+        run(a, B.delivered("C-1"), B.checked("C-1"), B.inspected("C-1", conclusion="not_possible"),
+            B.granted("C-1", [a["data"]["children"][0]["iin"]]))
+    assert "inspection.negative" in err.value.message
+
+
+# --- ¶12–¶16: after the decision ---------------------------------------------------------------------------------
+
+
+def _decided(benefit=False, channel="psc"):
+    a = B.application("C-1", benefit=benefit, channel=channel)
+    trees = [a] + ([B.delivered("C-1")] if channel == "psc" else []) + [B.checked("C-1"), B.inspected("C-1")]
+    return run(*trees, B.granted("C-1", [a["data"]["children"][0]["iin"]])).state
+
+
+def test_result_delivered_closes_terms_and_starts_the_month_at_the_psc():
+    """¶12, ¶14: delivered result closes ¶12/¶15 and is kept at the PSC for a month."""
+    state = _decided()
+    out = rules.result_delivered(state, dt.date(2027, 1, 6), CTX)
+    assert out.state.deadline("result").closed_on == dt.date(2027, 1, 6)
+    assert out.state.result_at == rules.AT_PSC
+    assert out.state.deadline("storage").due == dt.date(2027, 2, 8)  # 6 Feb is a Saturday → next working day
+    assert not rules.storage_expired(out.state, dt.date(2027, 2, 8))
+    assert rules.storage_expired(out.state, dt.date(2027, 2, 9))
+
+
+def test_portal_result_has_no_psc_month():
+    out = rules.result_delivered(_decided(channel="portal"), dt.date(2027, 1, 6), CTX)
+    assert out.state.deadline("storage") is None and out.state.result_at is None
+
+
+def test_benefit_handoff_after_a_granted_result():
+    """¶16: with the "one application" principle the allowance service is handed the case."""
+    assert rules.result_delivered(_decided(benefit=True), dt.date(2027, 1, 6), CTX).actions == ("benefit_handoff",)
+    assert rules.result_delivered(_decided(benefit=False), dt.date(2027, 1, 6), CTX).actions == ()
+
+
+def test_result_requested_after_transfer_opens_one_day_return():
+    """¶14: back to the PSC within 1 working day of the request."""
+    state = rules.result_delivered(_decided(), dt.date(2027, 1, 6), CTX).state
+    req = B.envelope("result.requested", "C-1", B.at(2027, 2, 12), {"requested_at": B.at(2027, 2, 12).isoformat()})
+    with pytest.raises(InputError):
+        rules.apply(state, B.event(req), CTX)  # still at the PSC: nothing to bring back
+    state = rules.transferred(state, dt.date(2027, 2, 9)).state
+    out = rules.apply(state, B.event(req), CTX)
+    assert out.actions == ("return_to_psc",)
+    assert out.state.deadline("return").due == dt.date(2027, 2, 15)
+    assert rules.returned(out.state, dt.date(2027, 2, 15)).state.result_at == rules.AT_PSC
+
+
+def test_result_issued_closes_the_case():
+    state = rules.result_delivered(_decided(), dt.date(2027, 1, 6), CTX).state
+    ev = B.envelope("result.issued", "C-1", B.at(2027, 1, 8), {"issued_at": B.at(2027, 1, 8).isoformat(), "to": "applicant"})
+    out = rules.apply(state, B.event(ev), CTX)
+    assert out.state.status == rules.CLOSED and out.state.open_deadlines() == ()
+
+
+# --- ¶21: complaints -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("addressee,days,due", [("provider_head", 5, dt.date(2027, 1, 14)),
+                                                 ("quality_authority", 15, dt.date(2027, 1, 28))])
+def test_complaint_terms(addressee, days, due):
+    """¶21: 5 working days for the provider's head, 15 for the quality-control body."""
+    state = _decided()
+    filed = B.envelope("complaint.filed", "C-1", B.at(2027, 1, 6), {
+        "complaint_id": "K-1", "addressee": addressee, "registered_at": B.at(2027, 1, 6).isoformat(), "text": "..."})
+    out = rules.apply(state, B.event(filed), CTX)
+    d = out.state.deadline("complaint:K-1")
+    assert d.due == due and d.paragraph == "¶21"
+    assert CTX.calendar.working_days_between(dt.date(2027, 1, 6), d.due) == days
+    resolved = B.envelope("complaint.resolved", "C-1", B.at(2027, 1, 8), {
+        "complaint_id": "K-1", "resolved_at": B.at(2027, 1, 8).isoformat(), "outcome": "upheld"})
+    out2 = rules.apply(out.state, B.event(resolved), CTX)
+    assert out2.state.deadline("complaint:K-1").closed_on == dt.date(2027, 1, 8)
+    with pytest.raises(InputError):
+        rules.apply(out2.state, B.event(resolved), CTX)  # resolving twice
+
+
+def test_fold_rebuilds_the_same_state():
+    trees = _story()
+    items = [B.event(t) for t in trees]
+    state = rules.fold(items, CTX)
+    assert state == run(*trees).state
+
+
+def test_result_cannot_be_issued_before_it_is_signed_and_delivered():
+    """¶14: the PSC hands out a result that exists; before delivery there is none."""
+    ev = B.envelope("result.issued", "C-1", B.at(2027, 1, 8), {"issued_at": B.at(2027, 1, 8).isoformat(), "to": "applicant"})
+    with pytest.raises(InputError) as err:
+        rules.apply(_decided(), B.event(ev), CTX)
+    assert err.value.code == "E-OUT-OF-ORDER"
