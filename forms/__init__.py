@@ -1,0 +1,1 @@
+"""Documents of the service: catalogue, templates, styles, fonts and the renderer (forms/render.py)."""

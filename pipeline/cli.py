@@ -296,7 +296,7 @@ def queue_approve(state: State, document_ids: tuple[str, ...], all_: bool, role:
             items = Q.pending(pipeline, officer=officer, role=role)
             ids = [i.document_id for i in items]
         else:
-            ids = [d for d in document_ids if Q.get(pipeline, d)["status"] == "queued"] if _round else list(document_ids)
+            ids = [d for d in document_ids if Q.get(pipeline, d)["status"] in Q.WAITING] if _round else list(document_ids)
         if not ids:
             break
         secrets: dict[str, bytes | None] = {}

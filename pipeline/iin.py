@@ -92,11 +92,10 @@ def make_iin(birth_date: dt.date, sex: str, serial: int = 1) -> str:
     """A valid IIN for tests and examples.  Serials whose check digit would be 10 twice are skipped."""
     if sex not in ("M", "F"):
         raise ValueError("sex is 'M' or 'F'")
-    for digit, (century, s) in _CENTURY.items():
-        if s == sex and century <= birth_date.year < century + 100:
-            break
-    else:
+    digits = [d for d, (century, s) in _CENTURY.items() if s == sex and century <= birth_date.year < century + 100]
+    if not digits:
         raise ValueError(f"no century digit for year {birth_date.year}")
+    digit = digits[0]
     for n in range(serial, 10000):
         first11 = f"{birth_date:%y%m%d}{digit}{n:04d}"
         c = check_digit(first11)

@@ -38,7 +38,7 @@ from lxml import etree
 
 from pipeline import iin as iin_mod
 from pipeline.errors import InputError, InputErrors, Where
-from pipeline.events import FORMAT, XML_NAMESPACE, Event
+from pipeline.events import XML_NAMESPACE, Event
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "forms" / "schemas"
 JSON_SCHEMA_PATH = SCHEMA_DIR / "case-event.schema.json"
@@ -47,6 +47,7 @@ XSD_PATH = SCHEMA_DIR / "case-event.xsd"
 MAX_BYTES = 1_000_000
 MAX_DEPTH = 32  # the contract's deepest member is 4 levels down; anything far deeper is an attack or an accident
 MAX_FINDINGS = 100  # a clerk does not need more, and a hostile file must not make us produce millions
+MAX_ITEMS = 100  # no array or object of the contract holds more (the schemas say 50 at most); checked first, cheaply
 
 _NS = "{" + XML_NAMESPACE + "}"
 _XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -234,9 +235,11 @@ def _find_duplicates(tree: Any) -> None:
 
 
 def _check_json_depth(tree: Any) -> None:
-    for ptr, _, depth in _walk(tree):
+    for ptr, value, depth in _walk(tree):
         if depth > MAX_DEPTH:
             raise InputError("E-SCHEMA", f"nested deeper than {MAX_DEPTH} levels", Where(pointer=ptr))
+        if isinstance(value, dict | list) and len(value) > MAX_ITEMS:
+            raise InputError("E-SCHEMA", f"more than {MAX_ITEMS} items or members", Where(pointer=ptr))
 
 
 # --- XML --------------------------------------------------------------------------------------------------------
@@ -349,6 +352,8 @@ def _validate_xml(root: etree._Element) -> tuple[list[InputError], dict[str, Any
     event_el = root.find(_NS + "event")
     event = (event_el.text or "").strip() if event_el is not None and len(event_el) == 0 else ""
     for el in root.iter():
+        if len(el) > MAX_ITEMS:
+            return [finding("E-SCHEMA", f"more than {MAX_ITEMS} child elements", el)], {}
         for name in el.attrib:
             if el is data_el and name == _XSI_TYPE:
                 continue
@@ -356,8 +361,11 @@ def _validate_xml(root: etree._Element) -> tuple[list[InputError], dict[str, Any
     if findings:
         return findings, {}
 
-    # <data>'s payload type follows <event> (see the header of case-event.xsd)
+    # <data>'s payload type follows <event> (see the header of case-event.xsd); a sender's own xsi:type is
+    # replaced, never trusted
     _, xsd, _ = _schema()
+    if data_el is not None:
+        data_el.attrib.pop(_XSI_TYPE, None)
     if data_el is not None and event in _event_types():
         if data_el.nsmap.get(None) == XML_NAMESPACE:
             data_el.set(_XSI_TYPE, _type_name(event))
@@ -365,11 +373,14 @@ def _validate_xml(root: etree._Element) -> tuple[list[InputError], dict[str, Any
             prefix = next(p for p, uri in data_el.nsmap.items() if uri == XML_NAMESPACE)
             data_el.set(_XSI_TYPE, f"{prefix}:{_type_name(event)}")
     seen: set[tuple[str | None, str]] = set()
-    for err in itertools.islice(xsd.iter_errors(root), MAX_FINDINGS):
-        f = _xsd_finding(err, event, finding)
-        if (f.where.xpath, f.code) not in seen or f.code == "E-SCHEMA" and f.where.xpath.endswith("/data"):
-            seen.add((f.where.xpath, f.code))
-            findings.append(f)
+    try:
+        for err in itertools.islice(xsd.iter_errors(root), MAX_FINDINGS):
+            f = _xsd_finding(err, event, finding)
+            if (f.where.xpath, f.code) not in seen or f.code == "E-SCHEMA" and f.where.xpath.endswith("/data"):
+                seen.add((f.where.xpath, f.code))
+                findings.append(f)
+    except xmlschema.XMLSchemaException as e:  # the validator gave up on this input: still bad input, said so
+        findings.append(finding("E-SCHEMA", f"the XML cannot be validated: {str(e).splitlines()[0][:200]}", root))
     if data_el is not None:
         data_el.attrib.pop(_XSI_TYPE, None)
 

@@ -20,6 +20,8 @@ from .errors import NotFound, QamqorError, StateConflict
 from .outbox import atomic_write_json, route_dir
 from .sealing import ROLE_KINDS
 
+WAITING = ("queued", "signing")
+
 
 @dataclass
 class QueueItem:
@@ -60,7 +62,9 @@ def may_act(officer: Officer, row: Any) -> bool:
 
 
 def pending(pipeline: Any, *, officer: Officer | None = None, role: str | None = None) -> list[QueueItem]:
-    rows = pipeline.journal.all(select(J.documents).where(J.documents.c.status == "queued")
+    # "signing": a signature was interrupted (a crash); the officer approves again and a signature already
+    # written is adopted, never made twice (documents.sign_step)
+    rows = pipeline.journal.all(select(J.documents).where(J.documents.c.status.in_(WAITING))
                                 .order_by(J.documents.c.created_at))
     items = []
     for row in rows:
@@ -83,7 +87,7 @@ def approve(pipeline: Any, document_id: str, officer: Officer, secret: bytes | N
             approved_sha256: str | None = None) -> dict[str, Any]:
     """Approve and sign one document as ``officer``; deliver it when its last signature is in."""
     row = get(pipeline, document_id)
-    if row["status"] != "queued":
+    if row["status"] not in WAITING:
         raise StateConflict(f"{document_id} is {row['status']}, not waiting in the queue")
     if not may_act(officer, row):
         raise StateConflict(f"{officer.id} ({officer.role}, {officer.office}) may not sign {row['kind']} of "

@@ -217,8 +217,8 @@ def build_pki(
 
     ca_name = {"country-name": "KZ", "organization-name": NOT_FOR_PRODUCTION}
     entities = {
-        "root": {**ca_name, "common-name": "НЕГІЗГІ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA) DEMO"},
-        "nca": {**ca_name, "common-name": "ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ (RSA) DEMO"},
+        "root": {**ca_name, "common-name": "НЕГІЗГІ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ DEMO"},
+        "nca": {**ca_name, "common-name": "ҰЛТТЫҚ КУӘЛАНДЫРУШЫ ОРТАЛЫҚ DEMO"},
         "nca-ocsp": {**ca_name, "common-name": "OCSP ҰКО DEMO"},
         "tsa": {**ca_name, "common-name": "TSA ҰКО DEMO"},
     }

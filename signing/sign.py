@@ -73,7 +73,6 @@ class SigningOptions:
     check_revocation: bool = False
     allowed_roles: Mapping[str, set[str]] = field(default_factory=lambda: dict(DEFAULT_ALLOWED_ROLES))
     certify: bool = False  # the first signature of a document: DocMDP "form filling and signing" after it
-    lock_fields: tuple[str, ...] | None = None  # FieldMDP lock applied by this signature (None: the field's own)
     timeout_s: float = 10.0
 
     def __post_init__(self):

@@ -16,7 +16,7 @@ from lxml import etree
 from pipeline import events
 from pipeline.errors import InputError, InputErrors
 from pipeline.iin import birth_date_from_iin
-from pipeline.ingest import parse_event, parse_tree, tree_to_xml
+from pipeline.ingest import load_json_schema, parse_event, parse_tree, tree_to_xml
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NS = "urn:kz:qamqor:case-event:1"
@@ -134,6 +134,26 @@ def test_story_c_is_incomplete():
     docs = {d.code: d for d in app.data.documents}
     assert docs["health_certificate"].valid_until < app.occurred_at.date()
     assert not docs["spouse_consent"].presented
+
+
+def test_schemas_use_the_model_s_vocabularies():
+    schema = load_json_schema()
+    defs = schema["$defs"]
+    assert schema["properties"]["format"]["const"] == events.FORMAT
+    assert tuple(schema["properties"]["event"]["enum"]) == events.EVENT_TYPES
+    assert tuple(defs["document_code"]["enum"]) == events.DOCUMENT_CODES
+    assert tuple(defs["child"]["properties"]["care_loss_reason"]["enum"]) == events.CARE_LOSS_REASONS
+    assert tuple(defs["child"]["properties"]["relation_to_applicant"]["enum"]) == events.RELATIONS
+    assert tuple(defs["ground"]["properties"]["code"]["enum"]) == events.GROUND_CODES
+    assert set(defs["records"]["properties"]) == {"criminal_record", *events.RECORD_FLAGS}
+    xsd = etree.parse(str(EXAMPLES.parent / "forms" / "schemas" / "case-event.xsd"))
+    xs = {"xs": "http://www.w3.org/2001/XMLSchema"}
+    for name, values in [("EventType", events.EVENT_TYPES), ("DocumentCode", events.DOCUMENT_CODES),
+                         ("CareLossReason", events.CARE_LOSS_REASONS), ("Relation", events.RELATIONS),
+                         ("GroundCode", events.GROUND_CODES)]:
+        found = xsd.xpath(f"//xs:simpleType[@name='{name}']//xs:enumeration/@value", namespaces=xs)
+        assert tuple(found) == values, name
+    assert xsd.getroot().get("targetNamespace") == events.XML_NAMESPACE
 
 
 # --- reading the file --------------------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Example contexts of every document (generate.py writes the JSON beside it)."""

@@ -42,13 +42,14 @@ def test_levels(pki_server, keys, pdfsig, level):
     pdfsig(signed, 1, doc_timestamps=len(doc_ts))
 
 
-def test_lt_validates_offline_from_the_dss(pki_server, keys):
+def test_lt_validates_offline_from_the_dss(pki_server, keys, pdfsig):
     """The B-LT document's own DSS is enough: no fetching, revocation hard-fail, still valid."""
     pki = pki_server
     options = SigningOptions(level="B-LT", tsa_url=pki.tsa_url, trust_roots=[pki.root_cert])
     signed = sign_as(pki, keys, "inspector-1", make_pdf(["sig-inspector-1"]), "sig-inspector-1", "inspection_act", options)
     report = verify_pdf(signed, trust_roots=[pki.root_cert], allow_fetching=False)
     assert report.valid and report.signatures[0].revocation == "good (embedded OCSP/CRL in the DSS)"
+    pdfsig(signed, 1)
 
 
 def test_revoked_certificate_is_refused_when_revocation_is_checked(pki_server, keys, order_pdf):

@@ -83,6 +83,7 @@ def test_role_mapping_is_configurable(pki, keys, order_pdf, pdfsig):
     options = SigningOptions(trust_roots=[pki.root_cert], allowed_roles={"inspector": {"order"}})
     signed = sign_as(pki, keys, "inspector-1", order_pdf, "sig-head", "order", options, stamp=False)
     assert verify_pdf(signed, trust_roots=[pki.root_cert]).valid
+    pdfsig(signed, 1)
     with pytest.raises(RoleNotAllowed):
         sign_as(pki, keys, "head", order_pdf, "sig-head", "order", options)
 
