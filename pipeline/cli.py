@@ -433,6 +433,20 @@ def deadlines(state: State, overdue: bool, as_of: dt.datetime | None, as_json: b
                    f"({r['working_days_left']:+d} working days)")
 
 
+# --- serve ---------------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--host", default=None, help="default: [web] host, else 127.0.0.1")
+@click.option("--port", type=int, default=None, help="default: [web] port")
+@click.pass_obj
+def serve(state: State, host: str | None, port: int | None) -> None:
+    """The officers' web desk: the signature queue, cases and verification in the browser."""
+    from .web import serve as run_server
+
+    run_server(state.config, host=host, port=port)
+
+
 # --- audit -------------------------------------------------------------------------------------------------
 
 

@@ -80,6 +80,12 @@ class Config:
     signing: SigningConfig = field(default_factory=SigningConfig)
     officers: tuple[Officer, ...] = ()
     source: Path | None = None
+    base: Path | None = None  # the configuration file's folder (relative paths of other sections)
+    sections: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # e.g. [web], raw
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A section read by its own module (``[web]`` by :mod:`pipeline.web`)."""
+        return self.sections.get(name, {})
 
     @property
     def journal_url(self) -> str:
@@ -116,7 +122,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Path, source: Path | None = None) -> Config:
-        known = {"paths", "service", "limits", "signing", "officers", "demo", "pipeline"}
+        known = {"paths", "service", "limits", "signing", "officers", "demo", "pipeline", "web"}
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"unknown section(s) {sorted(unknown)} in {source}", remedy="see README, Configuration")
@@ -164,4 +170,6 @@ class Config:
             signing=signing,
             officers=officers,
             source=source,
+            base=base,
+            sections={k: v for k, v in data.items() if k in ("web",)},
         )
