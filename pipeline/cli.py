@@ -168,13 +168,22 @@ def _watch(pipeline: Any) -> None:
         def on_any_event(self, event: Any) -> None:
             wake.set()
 
+    import signal
+
+    stop = threading.Event()
+
+    def on_term(signum: int, frame: Any) -> None:
+        stop.set()  # finish the pass in flight, then exit
+        wake.set()
+
+    signal.signal(signal.SIGTERM, on_term)
     config = pipeline.config
     observer = PollingObserver(timeout=config.scan_interval) if _is_network_fs(config.inbox) else Observer()
     observer.schedule(Handler(), str(config.inbox), recursive=False)
     observer.start()
-    log.info("watching %s", config.inbox)
+    log.warning("watching %s (every %.0f s and on file-system events)", config.inbox, config.scan_interval)
     try:
-        while True:
+        while not stop.is_set():
             pipeline.run_once()
             wake.wait(timeout=config.scan_interval)
             wake.clear()

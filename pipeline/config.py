@@ -74,6 +74,7 @@ class Config:
     max_event_bytes: int = 1_000_000
     settle_seconds: float = 1.0  # a file's size and time must be stable this long before it is read
     scan_interval: float = 5.0  # rescan the inbox even without file-system events (NFS, SMB)
+    incomplete_grace: float = 30.0  # a file that does not parse is rejected only after being still this long
     workers: int = 0  # render processes; 0 = one per core
     default_officer: str | None = None
     demo: bool = False  # a demo setup: secrets sit in this file, insecure by design
@@ -164,6 +165,7 @@ class Config:
             max_event_bytes=int(limits.get("max_event_bytes", cls.max_event_bytes)),
             settle_seconds=float(pipe.get("settle_seconds", cls.settle_seconds)),
             scan_interval=float(pipe.get("scan_interval", cls.scan_interval)),
+            incomplete_grace=float(pipe.get("incomplete_grace", cls.incomplete_grace)),
             workers=int(pipe.get("workers", 0)),
             default_officer=pipe.get("default_officer"),
             demo=bool(data.get("demo", {}).get("insecure", False)),

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from . import clock, journal as J, rules
+from . import clock, rules
+from . import journal as J
 from .faults import checkpoint
 from .outbox import atomic_write, atomic_write_json, route_dir, sha256
 
@@ -105,6 +106,7 @@ def deliver_document(pipeline: Any, row: Any) -> None:
         J.Journal.step(conn, doc_id, "delivery-planned")
     checkpoint("delivery-planned")
     rows = pipeline.journal.all(select(J.deliveries).where(J.deliveries.c.document_id == doc_id))
+    done = []
     for d in rows:
         if d["status"] == "done":
             continue
@@ -116,13 +118,16 @@ def deliver_document(pipeline: Any, row: Any) -> None:
                 atomic_write(path, data)
             checkpoint("delivered-pdf")
             atomic_write_json(path.with_suffix(".json"), manifest(row, d["route"], pdf_sha))
-        with pipeline.journal.tx() as conn:
+        done.append(d)
+        checkpoint("delivered-route")
+    # One transaction for every route and the document: the planned rows already say where each file goes, so
+    # a crash before it only makes the next pass write the same bytes to the same names again.
+    with pipeline.journal.tx() as conn:
+        for d in done:
             conn.execute(update(J.deliveries).where(J.deliveries.c.document_id == doc_id,
                                                     J.deliveries.c.route == d["route"]).values(
                 status="done", at=J.now_utc()))
-            J.Journal.step(conn, doc_id, "delivered", route=d["route"], path=str(path))
-        checkpoint("delivered-route")
-    with pipeline.journal.tx() as conn:
+            J.Journal.step(conn, doc_id, "delivered", route=d["route"], path=d["path"])
         conn.execute(update(J.documents).where(J.documents.c.document_id == doc_id).values(
             status="delivered", updated_at=J.now_utc()))
         if row["kind"] in ("order", "reasoned_refusal"):

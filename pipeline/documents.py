@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from . import clock, journal as J
+from . import clock
+from . import journal as J
 from .errors import NotFound, StateConflict
 from .faults import checkpoint
 from .outbox import atomic_write, sha256
@@ -151,11 +152,22 @@ def sign_step(pipeline: Any, document_id: str, officer: Any, secret: bytes | Non
                     status="queued" if row["signer_role"] not in ("operator", "provider_seal") else row["status"],
                     updated_at=J.now_utc()))
             raise
-        atomic_write(out, signed)
     else:
         info = pipeline.signing.describe_signature(signed, officer)
+    return store_signature(pipeline, row, field["name"], officer, signed, info, adopted=adopted)
+
+
+def store_signature(pipeline: Any, row: Any, field_name: str, officer: Any, signed: bytes, info: dict[str, Any],
+                    *, adopted: bool = False) -> dict[str, Any]:
+    """Write the signed work file (unless a crash left it there already) and journal the signature."""
+    document_id = row["document_id"]
+    done = row["signatures_done"] or 0
+    fields = signature_fields(row)
+    out = pipeline.docs_dir / f"{document_id}.s{done + 1}.pdf"
+    if not adopted:
+        atomic_write(out, signed)
     checkpoint("signed-written")
-    entry = {**info, "field": field["name"], "officer": officer.id, "service_at": clock.now().isoformat()}
+    entry = {**info, "field": field_name, "officer": officer.id, "service_at": clock.now().isoformat()}
     signed_by = json.loads(row["signed_by"] or "[]") + [entry]
     complete = done + 1 >= len(fields)
     with pipeline.journal.tx() as conn:
@@ -164,6 +176,6 @@ def sign_step(pipeline: Any, document_id: str, officer: Any, secret: bytes | Non
             signatures_done=done + 1, signed_by=json.dumps(signed_by, ensure_ascii=False),
             signed_at=entry.get("signed_at"), signature_level=info.get("level"), error=None, attempts=0,
             next_attempt_at=None, updated_at=J.now_utc()))
-        J.Journal.step(conn, document_id, "signed", field=field["name"], officer=officer.id, adopted=adopted)
+        J.Journal.step(conn, document_id, "signed", field=field_name, officer=officer.id, adopted=adopted)
     checkpoint("signed")
     return entry

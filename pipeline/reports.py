@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import clock, journal as J
+from . import clock
+from . import journal as J
 from .errors import NotFound
 
 

@@ -35,13 +35,14 @@ from typing import Any
 
 from sqlalchemy import and_, select, update
 
-from . import clock, journal as J, rules
+from . import clock, rules
+from . import journal as J
 from .config import Config
 from .dispatch import Dispatcher, InlineDispatcher
 from .errors import Busy, InputError, QamqorError, TransientError, Where
 from .events import Event
 from .faults import checkpoint
-from .outbox import atomic_write, atomic_write_json, rejected_dir, route_dir, safe_component, sha256
+from .outbox import atomic_write, atomic_write_json, rejected_dir, safe_component, sha256
 
 log = logging.getLogger("qamqor.runner")
 
@@ -54,6 +55,24 @@ RESULT_KINDS = ("order", "reasoned_refusal")
 def is_candidate(name: str) -> bool:
     """A name in the inbox that may be an event (temporary names and dot-files are never read)."""
     return not name.startswith(".") and not name.lower().endswith(TEMP_SUFFIXES) and not name.startswith("~")
+
+
+def syntax_complete(data: bytes, name: str) -> bool:
+    """Whether the bytes parse as JSON or XML at all (a cheap check; ingest does the real one)."""
+    if name.lower().endswith(".json"):
+        try:
+            json.loads(data)
+        except ValueError:
+            return False
+        return True
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        etree.fromstring(data, parser)
+    except etree.XMLSyntaxError:
+        return False
+    return True
 
 
 class StateLock:
@@ -123,12 +142,23 @@ class Pipeline:
 
     # --- the whole pass ------------------------------------------------------------------------------------
 
+    #: inputs claimed per pass: the pipeline works through any backlog in bounded steps (memory stays flat)
+    batch = 64
+    #: a document whose render fails this many times is set aside as failed (a poison input is not retried forever)
+    max_attempts = 3
+
     def run_once(self, *, settle: bool = True) -> dict[str, int]:
-        claimed = self.claim(settle=settle)
-        self.ingest()
-        self.apply()
-        self.clock_tick()
-        self.render()
+        """Process what is in the inbox, in batches, and finish in-flight work."""
+        claimed = 0
+        while True:
+            n = self.claim(settle=settle, limit=self.batch)
+            claimed += n
+            self.ingest()
+            self.apply()
+            self.clock_tick()
+            self.process_documents()
+            if n < self.batch:
+                break
         self.seal()
         self.deliver()
         return {"claimed": claimed, **self.counts()}
@@ -161,9 +191,24 @@ class Pipeline:
             return False
         return (st2.st_size, st2.st_mtime_ns) == (st.st_size, st.st_mtime_ns)
 
-    def claim(self, *, settle: bool = True) -> int:
+    def _complete(self, path: Path, st: os.stat_result) -> bool:
+        """A file is taken when it parses; one that does not is taken (to be rejected) only once it has been
+        still for ``incomplete_grace`` seconds — a slow copier that pauses is not read half-written."""
+        if time.time() - st.st_mtime >= self.config.incomplete_grace or st.st_size > self.config.max_event_bytes:
+            return True
+        if not path.name.lower().endswith(EVENT_SUFFIXES):
+            return True
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return False
+        return syntax_complete(data, path.name)
+
+    def claim(self, *, settle: bool = True, limit: int | None = None) -> int:
         n = 0
         for path in self.scan():
+            if limit is not None and n >= limit:
+                break
             try:
                 st = os.lstat(path)
             except FileNotFoundError:
@@ -172,6 +217,8 @@ class Pipeline:
                 continue
             if settle and stat.S_ISREG(st.st_mode) and not self._settled(path, st):
                 continue
+            if stat.S_ISREG(st.st_mode) and not self._complete(path, st):
+                continue  # still being written: left for a later pass
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
             input_id = f"{stamp}-{safe_component(path.name)}"
             target = self.inputs_dir / input_id
@@ -348,7 +395,7 @@ class Pipeline:
         by_case: dict[str, list[Any]] = {}
         for row in pending:
             by_case.setdefault(row["case_id"], []).append(row)
-        for case_id, rows in by_case.items():
+        for rows in by_case.values():
             # contract.md, "Time": the events of one case that wait together apply in occurred_at order
             rows.sort(key=lambda r: (dt.datetime.fromisoformat(r["occurred_at"]), r["recorded_at"]))
             for row in rows:
@@ -449,65 +496,124 @@ class Pipeline:
     # --- 5. render -----------------------------------------------------------------------------------------
 
     def render(self) -> None:
+        self.process_documents(seal=False)
+
+    def process_documents(self, *, seal: bool = True) -> None:
+        """Render ordered documents in the worker pool and, as each one comes back, seal and deliver it when it
+        needs no officer — so signing and delivery in this process overlap the rendering in the workers."""
         from .documents import build_job
 
-        rows = self.journal.all(select(J.documents).where(J.documents.c.status == "ordered"))
+        now = clock.now().isoformat()
+        rows = [r for r in self.journal.all(select(J.documents).where(J.documents.c.status == "ordered")
+                                            .order_by(J.documents.c.created_at))
+                if not r["next_attempt_at"] or r["next_attempt_at"] <= now]
         if not rows:
             return
-        jobs = [build_job(self, row) for row in rows]
-        total = len(jobs)
+        by_id = {r["document_id"]: r for r in rows}
+        jobs = (self._job(build_job, row, seal) for row in rows)
+        total = len(rows)
         for i, result in enumerate(self.dispatcher.map(_render_stage, jobs), 1):
             doc_id = result["document_id"]
+            row = by_id[doc_id]
+            if "error" in result:
+                self._render_failed(row, result["error"])
+                continue
             path = self.docs_dir / f"{doc_id}.pdf"
             atomic_write(path, result["pdf"])
             checkpoint("rendered-written")
-            auto = next(r for r in rows if r["document_id"] == doc_id)["signer_role"] in AUTO_ROLES
+            auto = row["signer_role"] in AUTO_ROLES and self.config.signing.auto_seal
             with self.journal.tx() as conn:
                 conn.execute(update(J.documents).where(J.documents.c.document_id == doc_id).values(
-                    status="rendered" if auto and self.config.signing.auto_seal else "queued",
-                    pdf_path=str(path), pdf_sha256=sha256(result["pdf"]),
+                    status="rendered" if auto else "queued",
+                    pdf_path=str(path), pdf_sha256=sha256(result["pdf"]), attempts=0, next_attempt_at=None,
                     error=None, updated_at=J.now_utc(),
-                    **{"order": _merge_json(next(r for r in rows if r["document_id"] == doc_id)["order"],
-                                            {"_fields": result["fields"], "_pages": result["pages"]})},
+                    order=_merge_json(row["order"], {"_fields": result["fields"], "_pages": result["pages"]}),
                 ))
                 J.Journal.step(conn, doc_id, "rendered", pages=result["pages"])
             checkpoint("rendered")
+            if auto and seal:
+                current = self.journal.one(select(J.documents).where(J.documents.c.document_id == doc_id))
+                if "signed" in result:  # sealed in the worker
+                    from .documents import store_signature
+
+                    officer = self.config.officer(result["officer"])
+                    store_signature(self, current, result["field"], officer, result["signed"], result["sign_info"])
+                elif "seal_error" in result:
+                    self._seal_failed(current, result["seal_error"], transient=result["transient"])
+                else:
+                    self._seal_one(current)
+                signed = self.journal.one(select(J.documents).where(J.documents.c.document_id == doc_id))
+                if signed["status"] == "signed":
+                    from .delivery import deliver_document
+
+                    deliver_document(self, signed)
             self.progress("render", i, total)
+
+    def _job(self, build: Callable[..., dict[str, Any]], row: Any, seal: bool) -> dict[str, Any]:
+        job = build(self, row)
+        if seal and row["signer_role"] in AUTO_ROLES and self.config.signing.auto_seal:
+            officer = self.signing.auto_officer(row["signer_role"], row["office"])
+            if officer is not None and officer.backend == "pkcs12":
+                job["seal"] = {"config": self.config, "officer": officer.id}
+        return job
+
+    def _render_failed(self, row: Any, error: str) -> None:
+        attempts = (row["attempts"] or 0) + 1
+        failed = attempts >= self.max_attempts
+        when = clock.now() + dt.timedelta(seconds=min(3600, 10 * 2 ** attempts))
+        with self.journal.tx() as conn:
+            conn.execute(update(J.documents).where(J.documents.c.document_id == row["document_id"]).values(
+                status="failed" if failed else "ordered", attempts=attempts, error=error,
+                next_attempt_at=None if failed else when.isoformat(), updated_at=J.now_utc()))
+            J.Journal.step(conn, row["document_id"], "render-failed", error=error, attempts=attempts, final=failed)
+        log.error("rendering %s failed (%d/%d): %s", row["document_id"], attempts, self.max_attempts, error)
 
     # --- 6. seal -------------------------------------------------------------------------------------------
 
     def seal(self) -> None:
         rows = self.journal.all(select(J.documents).where(and_(
             J.documents.c.status.in_(("rendered", "signing")), J.documents.c.signer_role.in_(AUTO_ROLES))))
-        now = clock.now()
         for row in rows:
-            if row["next_attempt_at"] and dt.datetime.fromisoformat(row["next_attempt_at"]) > now:
-                continue
-            officer = self.signing.auto_officer(row["signer_role"], row["office"])
-            if officer is None:
-                with self.journal.tx() as conn:
-                    conn.execute(update(J.documents).where(J.documents.c.document_id == row["document_id"]).values(
-                        status="queued", error=f"no key configured for {row['signer_role']} of {row['office']}",
-                        updated_at=J.now_utc()))
-                continue
-            try:
-                self.sign_document(row["document_id"], officer, secret=None)
-            except TransientError as err:
-                self._retry_later(row, err)
-            except QamqorError as err:
-                with self.journal.tx() as conn:
-                    conn.execute(update(J.documents).where(J.documents.c.document_id == row["document_id"]).values(
-                        status="queued", error=err.one_line(), updated_at=J.now_utc()))
-                    J.Journal.step(conn, row["document_id"], "seal-failed", error=err.one_line())
+            self._seal_one(row)
 
-    def _retry_later(self, row: Any, err: QamqorError) -> None:
+    def _seal_one(self, row: Any) -> None:
+        """Seal a document that needs no officer; a transient failure (TSA down…) is retried later with backoff,
+        never turned into a rejection."""
+        if row["next_attempt_at"] and dt.datetime.fromisoformat(row["next_attempt_at"]) > clock.now():
+            return
+        officer = self.signing.auto_officer(row["signer_role"], row["office"])
+        if officer is None:
+            with self.journal.tx() as conn:
+                conn.execute(update(J.documents).where(J.documents.c.document_id == row["document_id"]).values(
+                    status="queued", error=f"no key configured for {row['signer_role']} of {row['office']}",
+                    updated_at=J.now_utc()))
+            return
+        try:
+            self.sign_document(row["document_id"], officer, secret=None)
+        except TransientError as err:
+            self._seal_failed(row, err.one_line(), transient=True)
+        except QamqorError as err:
+            self._seal_failed(row, err.one_line(), transient=False)
+
+    def _seal_failed(self, row: Any, error: str, *, transient: bool) -> None:
+        if transient:
+            self._retry_later(row, error)
+            return
+        with self.journal.tx() as conn:
+            conn.execute(update(J.documents).where(J.documents.c.document_id == row["document_id"]).values(
+                status="queued", error=error, updated_at=J.now_utc()))
+            J.Journal.step(conn, row["document_id"], "seal-failed", error=error)
+        log.error("sealing %s failed: %s", row["document_id"], error)
+
+    def _retry_later(self, row: Any, error: str) -> None:
         attempts = (row["attempts"] or 0) + 1
         delay = min(3600, 5 * 2 ** min(attempts, 10))  # exponential backoff, capped at an hour
         when = clock.now() + dt.timedelta(seconds=delay)
         with self.journal.tx() as conn:
             conn.execute(update(J.documents).where(J.documents.c.document_id == row["document_id"]).values(
-                attempts=attempts, next_attempt_at=when.isoformat(), error=err.one_line(), updated_at=J.now_utc()))
-            J.Journal.step(conn, row["document_id"], "retry-later", error=err.one_line(), attempts=attempts)
+                status="rendered", attempts=attempts, next_attempt_at=when.isoformat(), error=error,
+                updated_at=J.now_utc()))
+            J.Journal.step(conn, row["document_id"], "retry-later", error=error, attempts=attempts)
 
     def sign_document(self, document_id: str, officer: Any, secret: bytes | None, *,
                       approved_sha256: str | None = None) -> dict[str, Any]:

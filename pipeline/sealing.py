@@ -102,10 +102,22 @@ class SigningService:
         except Exception:
             self.forget(officer)
             raise
-        return out, self.describe_signature(out, officer)
+        return out, self.describe_key(key, officer)
+
+    def describe_key(self, key: Any, officer: Officer) -> dict[str, Any]:
+        """Who signed (the manifest's signed_by), from the certificate of the key that just signed: the PDF is
+        not parsed again (that cost more than the signature itself)."""
+        import datetime as dt
+
+        cert = key.certificate
+        return {
+            "name": officer.name, "iin": officer.iin, "serial": format(cert.serial_number, "x"),
+            "issuer": cert.issuer.human_friendly, "signed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "level": self.config.signing.level,
+        }
 
     def describe_signature(self, data: bytes, officer: Officer) -> dict[str, Any]:
-        """Who signed last, from the PDF itself (the manifest's signed_by)."""
+        """Who signed last, read from the PDF itself (used when a signed file left by a crash is adopted)."""
         import io
 
         from pyhanko.pdf_utils.reader import PdfFileReader

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 _renderer: Any = None
+_sealers: dict[Any, Any] = {}
 
 
 def warm() -> None:
@@ -17,10 +19,19 @@ def warm() -> None:
 
 
 def render(job: dict[str, Any]) -> dict[str, Any]:
-    """Render one document: ``job`` = {document_id, kind, language, context, attachments}."""
-    warm()
-    doc = _renderer.render(job["kind"], job["language"], job["context"], attachments=job.get("attachments", ()))
-    return {
+    """Render one document: ``job`` = {document_id, kind, language, context, attachments}.
+
+    A failure comes back as ``{"document_id", "error"}`` rather than an exception, so one bad document (a
+    character no shipped font has, a template bug) cannot stop the others; the runner retries it a few times,
+    then sets it aside as failed.
+    """
+    try:
+        warm()
+        doc = _renderer.render(job["kind"], job["language"], job["context"], attachments=job.get("attachments", ()))
+    except Exception as exc:  # noqa: BLE001 - reported per document, the traceback goes to the log
+        logging.getLogger("qamqor.stages").debug("render failed", exc_info=True)
+        return {"document_id": job["document_id"], "error": f"{type(exc).__name__}: {exc}"}
+    result = {
         "document_id": job["document_id"],
         "pdf": doc.pdf,
         "pages": doc.pages,
@@ -29,3 +40,35 @@ def render(job: dict[str, Any]) -> dict[str, Any]:
             for f in doc.signature_fields
         ],
     }
+    if job.get("seal") and result["fields"]:
+        result.update(seal(job, doc.pdf, result["fields"][0]["name"]))
+    return result
+
+
+def seal(job: dict[str, Any], pdf: bytes, field: str) -> dict[str, Any]:
+    """Seal a freshly rendered document that needs no officer, in the worker, with a key file every worker can
+    load (PKCS#12); tokens are signed in the main process, one at a time.  Failures come back as data: a
+    transient one (TSA down) is retried later by the runner, never turned into a rejection."""
+    import hashlib
+
+    from .errors import QamqorError, TransientError
+    from .sealing import SigningService
+
+    config = job["seal"]["config"]
+    service = _sealers.get(config.source)
+    if service is None:
+        service = _sealers[config.source] = SigningService(config)
+    officer = config.officer(job["seal"]["officer"])
+    try:
+        signed, info = service.sign(
+            pdf, field=field, officer=officer, secret=None, approved_sha256=hashlib.sha256(pdf).hexdigest(),
+            document_kind=job["kind"], language=job["language"],
+            verify_url=config.verify_url.format(document_id=job["document_id"]),
+        )
+    except TransientError as err:
+        return {"seal_error": err.one_line(), "transient": True}
+    except QamqorError as err:
+        return {"seal_error": err.one_line(), "transient": False}
+    except Exception as exc:  # noqa: BLE001 - reported per document
+        return {"seal_error": f"{type(exc).__name__}: {exc}", "transient": False}
+    return {"signed": signed, "sign_info": info, "field": field, "officer": officer.id}

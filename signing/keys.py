@@ -4,21 +4,30 @@ A :class:`SigningKey` holds the signer's certificate, the chain that came with i
 :class:`~pyhanko.sign.signers.Signer` that makes the raw signature.  Keys are loaded once per batch: stock
 ``SimpleSigner`` re-parses (and re-validates) the private key on every signature, ~37 ms for RSA-2048
 (perf-baseline.md §4d–e), so :class:`CachedKeySigner` keeps the parsed key.
+
+Both signers also keep the signing-certificate-v2 attribute (RFC 5035: the signer certificate's SHA-256 and
+issuer/serial).  pyHanko rebuilds it per signature, and asn1crypto re-encodes the certificate's issuer name
+inside it (~5–10 ms with a Cyrillic DN, half of a whole B-B signature); the value depends only on the
+certificate, so it is encoded once per key and re-loaded from those bytes for every signature.
 """
 
 from __future__ import annotations
 
 import hashlib
 from abc import ABC
+from functools import lru_cache
 from pathlib import Path
 
+from asn1crypto import tsp as asn1_tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.asymmetric.ec import ECDSA, EllipticCurvePrivateKey
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import pkcs12
+from pyhanko.sign.attributes import SigningCertificateV2Provider
+from pyhanko.sign.general import as_signing_certificate_v2
 from pyhanko.sign.signers import SimpleSigner
-from pyhanko.sign.signers.pdf_cms import Signer
+from pyhanko.sign.signers.pdf_cms import CAdESSignedAttributeProviderSpec, Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash, process_pss_params
 
@@ -47,7 +56,57 @@ class SigningKey(ABC):  # noqa: B024 - an interface with shared state, not abstr
         self.close()
 
 
-class CachedKeySigner(SimpleSigner):
+class _EncodedSigningCertificateV2(SigningCertificateV2Provider):
+    """The signing-certificate-v2 value, from bytes encoded once per certificate."""
+
+    def __init__(self, der: bytes):
+        self._der = der
+
+    async def build_attr_value(self, dry_run=False) -> asn1_tsp.SigningCertificateV2:
+        return asn1_tsp.SigningCertificateV2.load(self._der)  # a fresh, lazily parsed object per signature
+
+
+class _EncodedCertificateAttributes(CAdESSignedAttributeProviderSpec):
+    """pyHanko's CAdES/PAdES signed attributes, with the signing-certificate-v2 value encoded in advance."""
+
+    def __init__(self, *, encoded_sc2: bytes, **kwargs):
+        super().__init__(**kwargs)
+        self._encoded_sc2 = encoded_sc2
+
+    def signed_attr_providers(self, data_digest: bytes, digest_algorithm: str):
+        for prov in super().signed_attr_providers(data_digest=data_digest, digest_algorithm=digest_algorithm):
+            if type(prov) is SigningCertificateV2Provider and prov.signing_cert is self.signing_cert:
+                yield _EncodedSigningCertificateV2(self._encoded_sc2)
+            else:
+                yield prov
+
+
+class EncodedAttributesMixin:
+    """For ``Signer`` subclasses: PAdES signed attributes with the certificate attribute encoded once.
+
+    Hooks pyHanko 0.38's ``Signer._signed_attr_provider_spec`` (only the CAdES/PAdES branch, and only when no
+    explicit spec was configured); everything else is pyHanko's own attribute logic.
+    """
+
+    _encoded_sc2: tuple[bytes, bytes] | None = None  # (certificate DER, attribute DER)
+
+    def _signed_attr_provider_spec(self, attr_settings, timestamper=None, use_cades=False, is_pdf_sig=True):
+        cert = self.signing_cert
+        if self.signed_attr_prov_spec is not None or not use_cades or cert is None:
+            return super()._signed_attr_provider_spec(
+                attr_settings, timestamper=timestamper, use_cades=use_cades, is_pdf_sig=is_pdf_sig
+            )
+        cert_der = cert.dump()
+        cached = self._encoded_sc2
+        if cached is None or cached[0] != cert_der:
+            cached = self._encoded_sc2 = (cert_der, as_signing_certificate_v2(cert).dump())
+        return _EncodedCertificateAttributes(
+            encoded_sc2=cached[1], attr_settings=attr_settings, signing_cert=cert, is_pades=is_pdf_sig,
+            timestamper=timestamper,
+        )
+
+
+class CachedKeySigner(EncodedAttributesMixin, SimpleSigner):
     """``SimpleSigner`` that keeps the parsed ``cryptography`` key instead of re-loading it per signature."""
 
     def __init__(self, *args, pyca_key, **kwargs):
@@ -107,6 +166,16 @@ def load_pkcs12(path, password: bytes | str) -> SigningKey:
     return Pkcs12Key(Path(path), password)
 
 
+@lru_cache(maxsize=1)
+def _pkcs11_signer_class():
+    from pyhanko.sign.pkcs11 import PKCS11Signer  # deferred: python-pkcs11 is only needed for tokens
+
+    class EncodedAttributesPKCS11Signer(EncodedAttributesMixin, PKCS11Signer):
+        pass
+
+    return EncodedAttributesPKCS11Signer
+
+
 class Pkcs11Key(SigningKey):
     def __init__(self, module_path: str, token_label: str, key_label: str, pin: str | None, ca_chain=()):
         import pkcs11
@@ -134,7 +203,7 @@ class Pkcs11Key(SigningKey):
             from pyhanko.keys import load_certs_from_pemder
 
             extra = list(load_certs_from_pemder([str(p) for p in ca_chain])) if ca_chain else None
-            self.signer = ph11.PKCS11Signer(self._session, key_label=key_label, cert_label=key_label, ca_chain=extra)
+            self.signer = _pkcs11_signer_class()(self._session, key_label=key_label, cert_label=key_label, ca_chain=extra)
             # bulk-fetch the certificates now, so a missing key fails here, not in the middle of signing
             self.certificate = self.signer.signing_cert
             self.chain = [c for c in self.signer.cert_registry if c.dump() != self.certificate.dump()]

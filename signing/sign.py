@@ -6,8 +6,11 @@ the revision and the digest, the outside party returns a detached CMS over the s
 embeds it.  Both check the approval and the policy first and return bytes: nothing is written anywhere, so a
 failure leaves nothing half-signed (the caller writes the result atomically).
 
-Speed (perf-baseline.md §4d): the key is parsed once (``CachedKeySigner``), the CMS size is reserved, not
-estimated by a dry-run signature, and the chain verdict of a key is cached when revocation is not checked.
+Speed (perf-baseline.md §4d; measured by ``bench/bench_sign.py``, never by timed tests): the key is parsed once
+and its signing-certificate attribute encoded once (:mod:`signing.keys`), the CMS size is reserved, not
+estimated by a dry-run signature, the chain verdict of a key is cached when revocation is not checked (the
+validity period and the other local rules are re-checked on every signature), and the stamp's layout, its
+parsed template and the QR code of a verification URL are cached (:mod:`signing.stamp`).
 """
 
 from __future__ import annotations

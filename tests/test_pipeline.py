@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -136,10 +137,21 @@ def test_journal_agrees_with_disk(processed: Path):
     p.close()
 
 
+def aged(path: Path, seconds: float = 3600) -> Path:
+    """A file that has been sitting in the inbox for a while (not one a copier is still writing)."""
+    old = time.time() - seconds
+    os.utime(path, (old, old), follow_symlinks=False)
+    return path
+
+
 def test_bad_input_is_rejected_untouched_with_a_report(demo: Path):
     bad = b'{"format": "qamqor.case-event/1", "event_id": '
-    (demo / "inbox" / "broken.json").write_bytes(bad)
+    broken = demo / "inbox" / "broken.json"
+    broken.write_bytes(bad)
     p = pipeline(demo)
+    p.run_once(settle=False)
+    assert broken.exists(), "a fresh file that does not parse may still be being written: not taken yet"
+    aged(broken)
     p.run_once(settle=False)
     folder = demo / "outbox" / "rejected" / "2027" / "01" / "08"
     assert (folder / "broken.json").read_bytes() == bad
@@ -318,3 +330,28 @@ def test_command_line_end_to_end(demo: Path):
     assert qamqor(demo, "status", "NO-SUCH-CASE", env=env).returncode == 4
     audit = qamqor(demo, "audit", "verify", env=env)
     assert audit.returncode == 0 and "intact" in audit.stdout
+
+
+def test_unrenderable_document_is_set_aside_and_the_rest_carries_on(demo: Path, monkeypatch):
+    """A poison input is not retried forever: a name no shipped font can print fails its document three times,
+    then it is set aside as failed, with the reason; every other document is delivered."""
+    src = next((demo / "inbox").glob("C-2026-0004-01-*"))
+    tree = json.loads(src.read_text())
+    tree["event_id"] = "7d0c7a5e-0000-4000-8000-000000000001"
+    tree["case_id"] = "C-POISON"
+    tree["data"]["applicant"]["given_name"] = "王小明"
+    (demo / "inbox" / "poison.json").write_text(json.dumps(tree, ensure_ascii=False))
+    p = pipeline(demo)
+    p.run_once(settle=False)
+    row = Q.get(p, "C-POISON-acceptance_notice")
+    assert row["status"] == "ordered" and row["attempts"] == 1 and "王" in row["error"]
+    assert (demo / "outbox" / "psc" / PSC / "C-2026-0001" / "C-2026-0001-acceptance_receipt.pdf").exists()
+    for day in ("2027-01-09", "2027-01-10"):
+        monkeypatch.setenv("QAMQOR_NOW", f"{day}T12:00:00+05:00")
+        p.run_once(settle=False)
+    row = Q.get(p, "C-POISON-acceptance_notice")
+    assert row["status"] == "failed" and row["attempts"] == 3
+    monkeypatch.setenv("QAMQOR_NOW", "2027-01-20T12:00:00+05:00")
+    p.run_once(settle=False)
+    assert Q.get(p, "C-POISON-acceptance_notice")["attempts"] == 3  # not tried again
+    assert not list((demo / "outbox").rglob("C-POISON-*.pdf"))

@@ -86,11 +86,11 @@ class _JournalCollector:
         yield docs
         depth = sum(r["n"] for r in by_state if r["status"] in WAITING)
         yield GaugeMetricFamily("qamqor_queue_depth", "Documents waiting for an officer's signature", value=depth)
-        oldest = j.one(select(func.min(J.documents.c.created_at)).select_from(J.documents)
+        oldest = j.one(select(func.min(J.documents.c.created_at).label("at"))
                        .where(J.documents.c.status.in_(WAITING)))
         age = 0.0
-        if oldest and oldest[0]:
-            age = max(0.0, (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(oldest[0])).total_seconds())
+        if oldest and oldest["at"]:
+            age = max(0.0, (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(oldest["at"])).total_seconds())
         yield GaugeMetricFamily("qamqor_queue_oldest_age_seconds",
                                 "Age of the oldest document waiting for a signature", value=age)
         fails = CounterMetricFamily("qamqor_signing_failures", "Signing failures recorded in the journal",

@@ -133,9 +133,10 @@ def test_external_policy_runs_before_anything_is_prepared(pki, keys, bb_options)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("level", ["B-T", "B-LTA"])
-def test_external_with_timestamp_and_long_term_data(pki_server, keys, outside_key, pdfsig, level):
+def test_external_with_timestamp_and_long_term_data(pki_server, fast_tsa, keys, outside_key, pdfsig, level):
     pki = pki_server
-    options = SigningOptions(level=level, tsa_url=pki.tsa_url, trust_roots=[pki.root_cert])
+    tsa_url = fast_tsa if level == "B-T" else pki.tsa_url
+    options = SigningOptions(level=level, tsa_url=tsa_url, trust_roots=[pki.root_cert])
     pdf = make_pdf(["sig-head"], case=f"EXT-{level}")
     signer, prepared = _prepare(pki, keys, pdf, options)
     signed = signer.finish(prepared, openssl_cms(outside_key, prepared.to_be_signed))
@@ -151,3 +152,17 @@ def test_pkcs12_keys_load_once(pki):
 
     key = load_pkcs12(pki.officer("head").p12, pki.officer("head").password)
     assert isinstance(key.signer, CachedKeySigner)
+
+
+def test_signing_certificate_attribute_is_pyhankos_own(pki, keys, bb_options, order_pdf):
+    """The attribute encoded once per key (signing.keys) is byte for byte what pyHanko builds per signature."""
+    import io
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.general import as_signing_certificate_v2
+
+    signed = sign_as(pki, keys, "head", order_pdf, "sig-head", "order", bb_options, stamp=False)
+    sig = PdfFileReader(io.BytesIO(signed)).embedded_regular_signatures[0]
+    attrs = {a["type"].native: a["values"][0] for a in sig.signer_info["signed_attrs"]}
+    assert set(attrs) == {"content_type", "message_digest", "signing_certificate_v2"}
+    assert attrs["signing_certificate_v2"].dump() == as_signing_certificate_v2(keys["head"].certificate).dump()

@@ -1,4 +1,7 @@
-"""PAdES B-T, B-LT and B-LTA against a real TSA/OCSP/CRL server on 127.0.0.1 (certomancer), and its failures."""
+"""PAdES B-T, B-LT and B-LTA against real TSA/OCSP/CRL servers on 127.0.0.1, and their failures.
+
+B-T takes its timestamps from the fast TSA (``signing.tsa_server``); B-LT and B-LTA from certomancer's, which
+also serves the OCSP responses and CRLs.  Both sign with the test PKI's TSA key and certificate."""
 
 from __future__ import annotations
 
@@ -19,9 +22,10 @@ def _reader(data: bytes) -> PdfFileReader:
 
 
 @pytest.mark.parametrize("level", ["B-T", "B-LT", "B-LTA"])
-def test_levels(pki_server, keys, pdfsig, level):
+def test_levels(pki_server, fast_tsa, keys, pdfsig, level):
     pki = pki_server
-    options = SigningOptions(level=level, tsa_url=pki.tsa_url, trust_roots=[pki.root_cert], check_revocation=True)
+    tsa_url = fast_tsa if level == "B-T" else pki.tsa_url
+    options = SigningOptions(level=level, tsa_url=tsa_url, trust_roots=[pki.root_cert], check_revocation=True)
     signed = sign_as(pki, keys, "head", make_pdf(["sig-head"], case=f"CASE-{level}"), "sig-head", "order", options)
 
     report = verify_pdf(signed, trust_roots=[pki.root_cert])
@@ -52,9 +56,9 @@ def test_lt_validates_offline_from_the_dss(pki_server, keys, pdfsig):
     pdfsig(signed, 1)
 
 
-def test_revoked_certificate_is_refused_when_revocation_is_checked(pki_server, keys, order_pdf):
+def test_revoked_certificate_is_refused_when_revocation_is_checked(pki_server, fast_tsa, keys, order_pdf):
     pki = pki_server
-    options = SigningOptions(level="B-T", tsa_url=pki.tsa_url, trust_roots=[pki.root_cert], check_revocation=True)
+    options = SigningOptions(level="B-T", tsa_url=fast_tsa, trust_roots=[pki.root_cert], check_revocation=True)
     with pytest.raises(CertificateRevoked) as e:
         sign_as(pki, keys, "revoked", order_pdf, "sig-head", "order", options)
     assert e.value.rule == "revocation" and e.value.exit_code == ExitCode.signing_refused

@@ -1,0 +1,278 @@
+"""Fixtures of the web desk's tests: a processed demo (with a case whose applicant's surname is a script tag),
+officers' web accounts, an officer of another district, an NCALayer officer, a real server on 127.0.0.1 and a
+stand-in NCALayer speaking its WebSocket protocol.
+
+The processed demo is made once per session and copied per test (the journal's absolute paths moved along).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import re
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.demo import EXAMPLES
+
+NOW = "2027-01-08T12:00:00+05:00"
+XSS = "<script>alert(1)</script>"
+PASSWORDS = {"head": "head-pass-1", "inspector-1": "insp1-pass-1", "inspector-2": "insp2-pass-1",
+             "head-ast": "ast-pass-1", "head-nca": "nca-pass-1", "operator": "oper-pass-1"}
+
+
+def _xss_case(inbox: Path) -> None:
+    """C-XSS-0001: C-2026-0001's first four events, the applicant's surname a script tag."""
+    for src in sorted((EXAMPLES / "C-2026-0001").iterdir())[:4]:
+        text = src.read_text(encoding="utf-8").replace("C-2026-0001", "C-XSS-0001")
+        text = re.sub(r'("event_id": ")[^"]+(")', lambda m: m.group(1) + str(uuid.uuid4()) + m.group(2), text)
+        text = re.sub(r"(<event_id>)[^<]+(</event_id>)", lambda m: m.group(1) + str(uuid.uuid4()) + m.group(2), text)
+        if src.name.startswith("01-"):
+            data = json.loads(text)
+            data["data"]["applicant"]["surname"] = XSS
+            text = json.dumps(data, ensure_ascii=False)
+        (inbox / f"C-XSS-0001-{src.name}").write_text(text, encoding="utf-8")
+
+
+def _web_section(root: Path) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, pkcs12
+
+    from pipeline.web.passwords import hash_password
+
+    pki = json.loads((root / "var/demo-pki/pki.json").read_text())
+    head = next(o for o in pki["officers"] if o["id"] == "head")
+    _key, cert, extra = pkcs12.load_key_and_certificates(Path(head["p12"]).read_bytes(), head["password"].encode())
+    pem = cert.public_bytes(Encoding.PEM) + b"".join(c.public_bytes(Encoding.PEM) for c in extra)
+    (root / "var/demo-pki/head-cert.pem").write_bytes(pem)
+    lines = [
+        "",
+        "[[officers]]  # another district: sees nothing of ED-ALM-BOS",
+        'id = "head-ast"', 'name = "Астана Басшы"', 'iin = "750428404517"', 'role = "head"',
+        'office = "ED-AST-01"', 'backend = "pkcs12"', 'key = "var/demo-pki/RSA256_head.p12"',
+        "",
+        "[[officers]]  # the head again, signing with NCALayer",
+        'id = "head-nca"', f"name = {json.dumps(head['name'], ensure_ascii=False)}", f'iin = "{head["iin"]}"',
+        'role = "head"', 'office = "ED-ALM-BOS"', 'position_kk = "Білім бөлімінің басшысы"',
+        'position_ru = "Руководитель отдела образования"', 'backend = "external"',
+        'key = "var/demo-pki/head-cert.pem"',
+        "",
+        "[web]",
+        'host = "127.0.0.1"',
+        "port = 0",
+        'language = "ru"',
+        'ncalayer_url = "ws://127.0.0.1:1"',
+        "max_upload_bytes = 2000000",
+    ]
+    for officer, password in PASSWORDS.items():
+        lines += ["", "[[web.accounts]]", f'officer = "{officer}"', f'password_hash = "{hash_password(password)}"']
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def web_template(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo with web accounts, processed once: documents wait in the queue."""
+    import os
+
+    from pipeline.config import Config
+    from pipeline.runner import Pipeline
+
+    root = tmp_path_factory.mktemp("web-template") / "site"
+    shutil.copytree(demo_template, root, symlinks=True)
+    _xss_case(root / "inbox")
+    with open(root / "qamqor.toml", "a", encoding="utf-8") as fh:
+        fh.write(_web_section(root))
+    old, old_now = os.getcwd(), os.environ.get("QAMQOR_NOW")
+    os.environ["QAMQOR_NOW"] = NOW
+    try:
+        os.chdir(root)
+        p = Pipeline(Config.load(root / "qamqor.toml"))
+        p.run_once(settle=False)
+        p.close()
+    finally:
+        os.chdir(old)
+        if old_now is None:
+            os.environ.pop("QAMQOR_NOW", None)
+        else:
+            os.environ["QAMQOR_NOW"] = old_now
+    return root
+
+
+def copy_site(template: Path, target: Path) -> Path:
+    shutil.copytree(template, target, symlinks=True)
+    db = sqlite3.connect(target / "var/journal.sqlite")
+    with db:
+        old, new = str(template), str(target)
+        db.execute("UPDATE documents SET pdf_path = replace(pdf_path, ?, ?)", (old, new))
+        db.execute("UPDATE deliveries SET path = replace(path, ?, ?)", (old, new))
+    db.close()
+    return target
+
+
+@pytest.fixture
+def site(web_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = copy_site(web_template, tmp_path / "site")
+    monkeypatch.chdir(root)
+    monkeypatch.delenv("QAMQOR_CONFIG", raising=False)
+    monkeypatch.setenv("QAMQOR_NOW", NOW)
+    return root
+
+
+def config_of(root: Path) -> Any:
+    from pipeline.config import Config
+
+    return Config.load(root / "qamqor.toml")
+
+
+@pytest.fixture
+def app_factory(site: Path):
+    from pipeline.web import create_app
+
+    made = []
+
+    def make(**overrides: Any) -> Any:
+        app = create_app(config_of(site), **overrides)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.state.desk.pipeline.close()
+
+
+@pytest.fixture
+def client(app_factory):
+    from starlette.testclient import TestClient
+
+    with TestClient(app_factory(), base_url="http://127.0.0.1") as c:
+        yield c
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF token in the page"
+    return m.group(1)
+
+
+def sign_in(client: Any, officer: str, password: str | None = None) -> Any:
+    page = client.get("/login")
+    return client.post("/login", data={"officer": officer, "password": password or PASSWORDS[officer],
+                                       "csrf": csrf_of(page.text), "next": "/queue"}, follow_redirects=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``qamqor serve``'s application under uvicorn on 127.0.0.1, in a thread."""
+
+    def __init__(self, app: Any):
+        import uvicorn
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Server:
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the desk did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+class StandInNCALayer:
+    """A local WebSocket server speaking NCALayer's protocol (greeting, ``kz.gov.pki.knca.basics`` ``sign`` with
+    ``format: cms``) and signing with a key of the demo PKI — a detached CMS over the decoded data."""
+
+    def __init__(self, p12: Path, password: str, *, refuse: bool = False):
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
+        self.key, self.cert, self.extra = pkcs12.load_key_and_certificates(p12.read_bytes(), password.encode())
+        self.refuse = refuse
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}"
+        self.requests: list[dict[str, Any]] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._ready = threading.Event()
+        self._stop: asyncio.Future | None = None
+
+    def cms(self, data: bytes) -> bytes:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+
+        builder = pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(self.cert, self.key, hashes.SHA256())
+        for c in self.extra:
+            builder = builder.add_certificate(c)
+        return builder.sign(Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary,
+                                           pkcs7.PKCS7Options.NoCapabilities])
+
+    async def _handler(self, ws: Any) -> None:
+        await ws.send(json.dumps({"result": {"version": "1.4"}}))
+        async for message in ws:
+            request = json.loads(message)
+            self.requests.append(request)
+            args = request.get("args", {})
+            if request.get("module") != "kz.gov.pki.knca.basics" or request.get("method") != "sign" \
+                    or args.get("format") != "cms":
+                await ws.send(json.dumps({"status": False, "code": "UNKNOWN_METHOD", "message": "unsupported"}))
+                continue
+            if self.refuse:
+                await ws.send(json.dumps({"status": False, "code": "USER_CANCELED", "message": "canceled"}))
+                continue
+            data = base64.b64decode(args["data"]) if args.get("signingParams", {}).get("decode") else \
+                args["data"].encode()
+            cms = base64.b64encode(self.cms(data)).decode()
+            await ws.send(json.dumps({"status": True, "body": {"result": [cms]}}))
+
+    def _run(self) -> None:
+        import websockets
+
+        asyncio.set_event_loop(self._loop)
+
+        async def main() -> None:
+            self._stop = self._loop.create_future()
+            async with websockets.serve(self._handler, "127.0.0.1", self.port, max_size=50_000_000):
+                self._ready.set()
+                await self._stop
+
+        self._loop.run_until_complete(main())
+
+    def __enter__(self) -> StandInNCALayer:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the stand-in NCALayer did not start")
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._loop.call_soon_threadsafe(lambda: self._stop.done() or self._stop.set_result(None))
+        self._thread.join(10)
+
+
+@pytest.fixture
+def ncalayer(site: Path) -> Iterator[StandInNCALayer]:
+    pki = json.loads((site / "var/demo-pki/pki.json").read_text())
+    head = next(o for o in pki["officers"] if o["id"] == "head")
+    with StandInNCALayer(Path(head["p12"]), head["password"]) as stand_in:
+        yield stand_in
