@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
 
 class Dispatcher(Protocol):
+    workers: int
+
+    def submit(self, fn: Callable[[Any], Any], item: Any) -> Future:
+        """Start ``fn(item)``; the future holds its result."""
+
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         """Run ``fn`` over ``items``; results come back in the items' order."""
 
@@ -22,6 +27,16 @@ class Dispatcher(Protocol):
 
 class InlineDispatcher:
     """Runs every stage in this process: tests, small backlogs, debugging."""
+
+    workers = 1
+
+    def submit(self, fn: Callable[[Any], Any], item: Any) -> Future:
+        future: Future = Future()
+        try:
+            future.set_result(fn(item))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future, as a pool would
+            future.set_exception(exc)
+        return future
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         return (fn(item) for item in items)
@@ -38,6 +53,9 @@ class ProcessDispatcher:
     def __init__(self, workers: int = 0, initializer: Callable[[], None] | None = None):
         self.workers = workers or os.cpu_count() or 1
         self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=initializer)
+
+    def submit(self, fn: Callable[[Any], Any], item: Any) -> Future:
+        return self._pool.submit(fn, item)
 
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         window = 2 * self.workers

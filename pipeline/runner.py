@@ -135,6 +135,9 @@ class Pipeline:
             signing = SigningService(config)
         self.signing = signing
         self.progress = progress or (lambda phase, done, total: None)
+        self._in_flight: dict[Any, tuple[Any, bool]] = {}  # render jobs handed to the workers
+        self._in_flight_ids: set[str] = set()
+        self._done_count = 0
         self.inputs_dir = config.work / "inputs"
         self.docs_dir = config.work / "documents"
         for d in (config.inbox, config.outbox, self.inputs_dir, self.docs_dir):
@@ -156,9 +159,10 @@ class Pipeline:
             self.ingest()
             self.apply()
             self.clock_tick()
-            self.process_documents()
+            self.submit_ordered()
             if n < self.batch:
                 break
+        self.harvest(block=True)
         self.seal()
         self.deliver()
         return {"claimed": claimed, **self.counts()}
@@ -499,55 +503,90 @@ class Pipeline:
         self.process_documents(seal=False)
 
     def process_documents(self, *, seal: bool = True) -> None:
-        """Render ordered documents in the worker pool and, as each one comes back, seal and deliver it when it
-        needs no officer — so signing and delivery in this process overlap the rendering in the workers."""
+        """Render every ordered document and wait for all of them."""
+        self.submit_ordered(seal=seal)
+        self.harvest(block=True)
+
+    def submit_ordered(self, *, seal: bool = True) -> None:
+        """Hand ordered documents to the worker pool without waiting for them: the workers render (and seal)
+        while this process claims, ingests and applies the next batch.  At most ``4 × workers`` are in flight,
+        so memory stays bounded whatever the backlog."""
         from .documents import build_job
 
         now = clock.now().isoformat()
         rows = [r for r in self.journal.all(select(J.documents).where(J.documents.c.status == "ordered")
                                             .order_by(J.documents.c.created_at))
-                if not r["next_attempt_at"] or r["next_attempt_at"] <= now]
-        if not rows:
+                if (not r["next_attempt_at"] or r["next_attempt_at"] <= now)
+                and r["document_id"] not in self._in_flight_ids]
+        limit = 4 * getattr(self.dispatcher, "workers", 1)
+        for row in rows:
+            while len(self._in_flight) >= limit:
+                self.harvest(block=True, one=True)
+            future = self.dispatcher.submit(_render_stage, self._job(build_job, row, seal))
+            self._in_flight[future] = (row, seal)
+            self._in_flight_ids.add(row["document_id"])
+            self._harvest_done()
+
+    def _harvest_done(self) -> None:
+        for future in [f for f in self._in_flight if f.done()]:
+            self._finish(future)
+
+    def harvest(self, *, block: bool, one: bool = False) -> None:
+        """Take in what the workers finished: all that is done now, or (``block``) wait — for one, or for all."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        if not block:
+            self._harvest_done()
             return
-        by_id = {r["document_id"]: r for r in rows}
-        jobs = (self._job(build_job, row, seal) for row in rows)
-        total = len(rows)
-        for i, result in enumerate(self.dispatcher.map(_render_stage, jobs), 1):
-            doc_id = result["document_id"]
-            row = by_id[doc_id]
-            if "error" in result:
-                self._render_failed(row, result["error"])
-                continue
-            path = self.docs_dir / f"{doc_id}.pdf"
-            atomic_write(path, result["pdf"])
-            checkpoint("rendered-written")
-            auto = row["signer_role"] in AUTO_ROLES and self.config.signing.auto_seal
-            with self.journal.tx() as conn:
-                conn.execute(update(J.documents).where(J.documents.c.document_id == doc_id).values(
-                    status="rendered" if auto else "queued",
-                    pdf_path=str(path), pdf_sha256=sha256(result["pdf"]), attempts=0, next_attempt_at=None,
-                    error=None, updated_at=J.now_utc(),
-                    order=_merge_json(row["order"], {"_fields": result["fields"], "_pages": result["pages"]}),
-                ))
-                J.Journal.step(conn, doc_id, "rendered", pages=result["pages"])
-            checkpoint("rendered")
-            if auto and seal:
-                current = self.journal.one(select(J.documents).where(J.documents.c.document_id == doc_id))
-                if "signed" in result:  # sealed in the worker
-                    from .documents import store_signature
+        while self._in_flight:
+            done, _ = wait(list(self._in_flight), return_when=FIRST_COMPLETED)
+            for future in done:
+                self._finish(future)
+            if one:
+                return
 
-                    officer = self.config.officer(result["officer"])
-                    store_signature(self, current, result["field"], officer, result["signed"], result["sign_info"])
-                elif "seal_error" in result:
-                    self._seal_failed(current, result["seal_error"], transient=result["transient"])
-                else:
-                    self._seal_one(current)
-                signed = self.journal.one(select(J.documents).where(J.documents.c.document_id == doc_id))
-                if signed["status"] == "signed":
-                    from .delivery import deliver_document
+    def _finish(self, future: Any) -> None:
+        row, seal = self._in_flight.pop(future)
+        self._in_flight_ids.discard(row["document_id"])
+        self._store_render(row, future.result(), seal)
+        self._done_count += 1
+        self.progress("render", self._done_count, self._done_count + len(self._in_flight))
 
-                    deliver_document(self, signed)
-            self.progress("render", i, total)
+    def _store_render(self, row: Any, result: dict[str, Any], seal: bool) -> None:
+        doc_id = result["document_id"]
+        if "error" in result:
+            self._render_failed(row, result["error"])
+            return
+        path = self.docs_dir / f"{doc_id}.pdf"
+        atomic_write(path, result["pdf"])
+        checkpoint("rendered-written")
+        auto = row["signer_role"] in AUTO_ROLES and self.config.signing.auto_seal
+        with self.journal.tx() as conn:
+            conn.execute(update(J.documents).where(J.documents.c.document_id == doc_id).values(
+                status="rendered" if auto else "queued",
+                pdf_path=str(path), pdf_sha256=sha256(result["pdf"]), attempts=0, next_attempt_at=None,
+                error=None, updated_at=J.now_utc(),
+                order=_merge_json(row["order"], {"_fields": result["fields"], "_pages": result["pages"]}),
+            ))
+            J.Journal.step(conn, doc_id, "rendered", pages=result["pages"])
+        checkpoint("rendered")
+        if not (auto and seal):
+            return
+        current = self.journal.one(select(J.documents).where(J.documents.c.document_id == doc_id))
+        if "signed" in result:  # sealed in the worker
+            from .documents import store_signature
+
+            officer = self.config.officer(result["officer"])
+            store_signature(self, current, result["field"], officer, result["signed"], result["sign_info"])
+        elif "seal_error" in result:
+            self._seal_failed(current, result["seal_error"], transient=result["transient"])
+        else:
+            self._seal_one(current)
+        signed = self.journal.one(select(J.documents).where(J.documents.c.document_id == doc_id))
+        if signed["status"] == "signed":
+            from .delivery import deliver_document
+
+            deliver_document(self, signed)
 
     def _job(self, build: Callable[..., dict[str, Any]], row: Any, seal: bool) -> dict[str, Any]:
         job = build(self, row)

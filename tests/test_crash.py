@@ -90,15 +90,15 @@ def test_sigkill_at_every_step_still_yields_exactly_once(demo: Path, step: str):
     _prepare(demo)
     killed = False
     # the run: claim, ingest, apply, render, auto-seal and deliver the receipts
-    rc = _run(demo, "run", "--once", "--workers", "1", fault=step)
+    rc = _run(demo, "run", "--once", "--workers", "2", fault=step)
     killed |= rc == -signal.SIGKILL
     assert rc in (0, -signal.SIGKILL)
-    assert _run(demo, "run", "--once", "--workers", "1") == 0
+    assert _run(demo, "run", "--once", "--workers", "2") == 0
     # the officers: the act (two inspectors in turn) and the order
     rc = _run(demo, "queue", "approve", "--all", fault=step)
     killed |= rc == -signal.SIGKILL
     for _ in range(3):
         _run(demo, "queue", "approve", "--all")
-    assert _run(demo, "run", "--once", "--workers", "1") == 0
+    assert _run(demo, "run", "--once", "--workers", "2") == 0
     assert killed, f"the checkpoint {step} was never reached"
     _check_exactly_once(demo)
