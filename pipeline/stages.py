@@ -9,10 +9,32 @@ _renderer: Any = None
 _sealers: dict[Any, Any] = {}
 
 
+def die_with_parent() -> None:
+    """A worker must not outlive the runner: if the runner is killed (SIGKILL leaves no chance to clean up), the
+    kernel kills its workers too (Linux ``PR_SET_PDEATHSIG``), so no orphan holds memory, locks or pipes."""
+    import ctypes
+    import multiprocessing
+    import os
+    import signal
+
+    parent = multiprocessing.parent_process()
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        return
+    if parent is not None and os.getppid() != parent.pid:  # the parent died before the call
+        os._exit(1)
+
+
 def warm() -> None:
-    """Worker initializer: load fonts, stylesheets and templates once per process."""
+    """Worker initializer: die with the runner; load fonts, stylesheets and templates once per process."""
     global _renderer
     if _renderer is None:
+        import multiprocessing
+
+        if multiprocessing.parent_process() is not None:
+            die_with_parent()
         from forms.render import Renderer
 
         _renderer = Renderer()
