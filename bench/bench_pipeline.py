@@ -208,7 +208,7 @@ def main() -> None:
     s = r["samples"]
     if len(s) >= 8:
         q = len(s) // 4
-        print(f"total RSS of the process tree (MB), quarters of the run: "
+        print("total RSS of the process tree (MB), quarters of the run: "
               + ", ".join(f"{max(s[i * q:(i + 1) * q]) / 1024:.0f}" for i in range(4)))
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)

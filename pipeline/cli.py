@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from .config import Config
-from .errors import ExitCode, NotFound, QamqorError
+from .errors import ExitCode, NotFound, QamqorError, TransientError
 
 log = logging.getLogger("qamqor")
 
@@ -184,7 +184,10 @@ def _watch(pipeline: Any) -> None:
     log.warning("watching %s (every %.0f s and on file-system events)", config.inbox, config.scan_interval)
     try:
         while not stop.is_set():
-            pipeline.run_once()
+            try:
+                pipeline.run_once()
+            except TransientError as err:  # a full disk, a server down: wait and resume, never give up
+                log.warning("%s", err.one_line())
             wake.wait(timeout=config.scan_interval)
             wake.clear()
     except KeyboardInterrupt:

@@ -21,6 +21,7 @@ Phases of one pass (:meth:`Pipeline.run_once`):
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import fcntl
 import json
 import logging
@@ -151,7 +152,27 @@ class Pipeline:
     max_attempts = 3
 
     def run_once(self, *, settle: bool = True) -> dict[str, int]:
-        """Process what is in the inbox, in batches, and finish in-flight work."""
+        """Process what is in the inbox, in batches, and finish in-flight work.
+
+        A full disk is a transient error: the pass stops where it is (every step is journaled before its
+        effect) and the next pass resumes; nothing is rejected because of it."""
+        try:
+            return self._run_once(settle=settle)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                self.harvest_quietly()
+                raise TransientError(f"no space left on the device writing {exc.filename or 'a file'}",
+                                     remedy="free disk space; the next pass resumes where this one stopped") from exc
+            raise
+
+    def harvest_quietly(self) -> None:
+        """Forget render jobs in flight (their documents stay 'ordered' and are rendered again next pass)."""
+        for future in list(self._in_flight):
+            future.cancel()
+        self._in_flight.clear()
+        self._in_flight_ids.clear()
+
+    def _run_once(self, *, settle: bool = True) -> dict[str, int]:
         claimed = 0
         while True:
             n = self.claim(settle=settle, limit=self.batch)
