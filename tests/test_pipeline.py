@@ -355,3 +355,18 @@ def test_unrenderable_document_is_set_aside_and_the_rest_carries_on(demo: Path, 
     p.run_once(settle=False)
     assert Q.get(p, "C-POISON-acceptance_notice")["attempts"] == 3  # not tried again
     assert not list((demo / "outbox").rglob("C-POISON-*.pdf"))
+
+
+def test_signed_order_page_is_rendered_for_a_person_to_look_at(processed: Path):
+    """Issue 4 ¶6: a picture of a signed page of a real pipeline document, in the tests' artefacts."""
+    pdf = next((processed / "outbox" / "archive").rglob("C-2026-0001-order.pdf"))
+    out = Path(__file__).resolve().parent / "artefacts"
+    out.mkdir(exist_ok=True)
+    pages = int(next(line.split()[-1] for line in subprocess.run(["pdfinfo", str(pdf)], capture_output=True,
+                                                                    text=True).stdout.splitlines()
+                     if line.startswith("Pages:")))
+    subprocess.run(["pdftoppm", "-r", "70", "-png", "-f", str(pages), "-l", str(pages), "-singlefile", str(pdf),
+                    str(out / "pipeline-order-signed")], check=True)
+    assert (out / "pipeline-order-signed.png").stat().st_size > 10_000
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "БҰЙЫРАМЫН" in text or "ПРИКАЗЫВАЮ" in text
