@@ -6,6 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# The demo's example events are dated December 2026 – January 2027; a demo runs the service's clock
+# (QAMQOR_NOW, contract.md "Time") on the day after the order, so its deadlines read as in real life.
+# Only for the insecure demo configuration; a real qamqor.toml runs on the system clock.
+DEMO_NOW ?= 2027-01-06T10:00:00+05:00
+DEMO_CLOCK = $$(grep -q '^insecure = true' qamqor.toml && echo "QAMQOR_NOW=$${QAMQOR_NOW:-$(DEMO_NOW)}")
 
 .PHONY: setup run watch test test-fast preview bench lint clean
 
@@ -20,12 +25,12 @@ setup: $(STAMP)
 
 run: setup
 	test -f qamqor.toml || $(BIN)/qamqor demo
-	$(BIN)/qamqor run --once
-	$(BIN)/qamqor status
+	env $(DEMO_CLOCK) $(BIN)/qamqor run --once
+	env $(DEMO_CLOCK) $(BIN)/qamqor status
 
 watch: setup
 	test -f qamqor.toml || $(BIN)/qamqor demo
-	$(BIN)/qamqor run
+	env $(DEMO_CLOCK) $(BIN)/qamqor run
 
 test: setup
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
