@@ -20,6 +20,7 @@ from sqlalchemy import (
     Connection,
     Date,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -99,6 +100,7 @@ deadlines = Table(
     Column("opened_on", Date, nullable=False),
     Column("due", Date, nullable=False),
     Column("closed_on", Date),
+    Index("ix_deadlines_open", "key", "closed_on", "due"),
 )
 
 documents = Table(

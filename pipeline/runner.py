@@ -139,9 +139,10 @@ class Pipeline:
         self._in_flight: dict[Any, tuple[Any, bool]] = {}  # render jobs handed to the workers
         self._in_flight_ids: set[str] = set()
         self._done_count = 0
-        self.inputs_dir = config.work / "inputs"
+        self.inputs_dir = config.work / "inputs"  # every input taken, kept as it came (journaled)
+        self.claimed_dir = config.work / "claimed"  # just claimed, not journaled yet (a crash leaves them here)
         self.docs_dir = config.work / "documents"
-        for d in (config.inbox, config.outbox, self.inputs_dir, self.docs_dir):
+        for d in (config.inbox, config.outbox, self.inputs_dir, self.claimed_dir, self.docs_dir):
             d.mkdir(parents=True, exist_ok=True)
 
     # --- the whole pass ------------------------------------------------------------------------------------
@@ -246,7 +247,7 @@ class Pipeline:
                 continue  # still being written: left for a later pass
             stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
             input_id = f"{stamp}-{safe_component(path.name)}"
-            target = self.inputs_dir / input_id
+            target = self.claimed_dir / input_id
             try:
                 os.rename(path, target)  # the claim: atomic, so two workers never take the same file
             except FileNotFoundError:
@@ -267,24 +268,24 @@ class Pipeline:
         return n
 
     def _record_input(self, input_id: str, original: str) -> None:
-        path = self.inputs_dir / input_id
+        """Journal a claimed input, then move it among the journaled ones (a small folder stays small)."""
+        path = self.claimed_dir / input_id
         st = os.lstat(path)
         digest = sha256(path.read_bytes()) if stat.S_ISREG(st.st_mode) and st.st_size <= self.config.max_event_bytes else ""
         with self.journal.tx() as conn:
-            if conn.execute(select(J.inputs.c.input_id).where(J.inputs.c.input_id == input_id)).first():
-                return
-            conn.execute(J.inputs.insert().values(
-                input_id=input_id, original_name=original, sha256=digest, size=st.st_size, status="claimed",
-                claimed_at=J.now_utc(),
-            ))
-            J.Journal.step(conn, input_id, "claimed", original=original)
+            if not conn.execute(select(J.inputs.c.input_id).where(J.inputs.c.input_id == input_id)).first():
+                conn.execute(J.inputs.insert().values(
+                    input_id=input_id, original_name=original, sha256=digest, size=st.st_size, status="claimed",
+                    claimed_at=J.now_utc(),
+                ))
+                J.Journal.step(conn, input_id, "claimed", original=original)
         checkpoint("input-recorded")
+        os.rename(path, self.inputs_dir / input_id)
 
     def _recover_unrecorded(self) -> None:
-        """Files claimed by a process that died before journaling them."""
-        known = {r["input_id"] for r in self.journal.all(select(J.inputs.c.input_id))}
-        for name in sorted(os.listdir(self.inputs_dir)):
-            if name not in known and not name.startswith("."):
+        """Files claimed by a process that died before journaling them (or before moving them on)."""
+        for name in sorted(os.listdir(self.claimed_dir)):
+            if not name.startswith("."):
                 original = name.split("-", 1)[1] if "-" in name else name
                 self._record_input(name, original=original)
 
@@ -501,21 +502,22 @@ class Pipeline:
     # --- 4. the service's clock (¶14) -----------------------------------------------------------------------
 
     def clock_tick(self) -> None:
+        """¶14: results unclaimed at the PSC past their month go to the provider; requested ones go back.
+        Reads only the open deadlines that are due (an index), so it stays cheap however many cases there are."""
+        from .delivery import move_result
+
         today = clock.today()
-        rows = self.journal.all(select(J.cases.c.case_id).where(J.cases.c.result_at == rules.AT_PSC))
-        for r in rows:
+        expired = self.journal.all(select(J.deadlines.c.case_id).where(
+            J.deadlines.c.key == "storage", J.deadlines.c.closed_on.is_(None), J.deadlines.c.due < today))
+        for r in expired:
             state = self.load_case(r["case_id"])
             if state is not None and rules.storage_expired(state, today):
-                from .delivery import move_result
-
                 move_result(self, state, to="provider", day=today)
-        rows = self.journal.all(select(J.steps.c.subject).where(J.steps.c.step == "action:return_to_psc"))
-        for r in rows:
-            state = self.load_case(r["subject"])
-            if state is not None and state.result_at == rules.AT_PROVIDER and state.deadline("return") \
-                    and state.deadline("return").closed_on is None:
-                from .delivery import move_result
-
+        requested = self.journal.all(select(J.deadlines.c.case_id).where(
+            J.deadlines.c.key == "return", J.deadlines.c.closed_on.is_(None)))
+        for r in requested:
+            state = self.load_case(r["case_id"])
+            if state is not None and state.result_at == rules.AT_PROVIDER:
                 move_result(self, state, to="psc", day=today)
 
     # --- 5. render -----------------------------------------------------------------------------------------
