@@ -370,3 +370,22 @@ def test_signed_order_page_is_rendered_for_a_person_to_look_at(processed: Path):
     assert (out / "pipeline-order-signed.png").stat().st_size > 10_000
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "БҰЙЫРАМЫН" in text or "ПРИКАЗЫВАЮ" in text
+
+
+@pytest.mark.slow
+def test_verify_says_no_to_a_changed_document(processed: Path, tmp_path: Path):
+    """`qamqor verify` exits 0 only when every signature is valid; one changed byte makes it exit 1."""
+    pdf = next((processed / "outbox" / "archive").rglob("C-2026-0001-order.pdf"))
+    good = tmp_path / "good.pdf"
+    shutil.copyfile(pdf, good)
+    data = bytearray(pdf.read_bytes())
+    i = data.index(b"/Producer")  # inside the signed byte range, before the signature
+    data[i + 1] = ord("Q")
+    bad = tmp_path / "bad.pdf"
+    bad.write_bytes(bytes(data))
+    env = {"QAMQOR_NOW": "2027-01-08T12:00:00+05:00"}
+    assert qamqor(processed, "verify", str(good), env=env).returncode == 0
+    proc = qamqor(processed, "verify", str(bad), "--json", env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert report[0]["valid"] is False
