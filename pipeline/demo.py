@@ -92,7 +92,10 @@ def make_demo(root: Path, *, force: bool = False) -> Path:
         "settle_seconds = 0.5",
         "",
         "[signing]",
-        'level = "B-B"  # B-T / B-LT / B-LTA need tsa_url (a demo TSA: see var/demo-pki/pki.json, serve_with)',
+        'level = "B-B"',
+        "# B-T and above need a timestamp authority; the demo PKI has one:",
+        "#   .venv/bin/python -m signing.tsa_server --pki var/demo-pki --port 9778",
+        '# then: level = "B-T" and tsa_url = "http://127.0.0.1:9778/tsa"',
         f"trust_roots = {_toml_value([str(p.relative_to(root)) for p in pki.trust_roots])}",
         "",
     ]
