@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from pipeline.iin import check_digit
+
 NOT_FOR_PRODUCTION = "DEMO — NOT FOR PRODUCTION"
 ARCH = "qamqor-demo"
 
@@ -39,20 +41,11 @@ _ROLE_EKU = {
 }
 
 
-def iin_check_digit(first11: str) -> int | None:
-    """The IIN's 12th digit (weights 1..11, then 3..11,1,2; mod 11); None when no digit is valid."""
-    digits = [int(c) for c in first11]
-    k = sum(d * w for d, w in zip(digits, range(1, 12), strict=True)) % 11
-    if k == 10:
-        k = sum(d * w for d, w in zip(digits, [3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2], strict=True)) % 11
-    return None if k == 10 else k
-
-
 def make_iin(birth: str, century_sex: int, serial: int) -> str:
     """A valid IIN for ``birth`` (YYMMDD): the first serial from ``serial`` up whose check digit exists."""
     while True:
         first = f"{birth}{century_sex}{serial:04d}"
-        k = iin_check_digit(first)
+        k = check_digit(first)  # pipeline.iin: the one implementation of the IIN's check digit
         if k is not None:
             return first + str(k)
         serial += 1
