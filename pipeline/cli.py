@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from .config import Config
-from .errors import ExitCode, NotFound, QamqorError, TransientError
+from .errors import ConfigError, ExitCode, NotFound, QamqorError, TransientError
 
 log = logging.getLogger("qamqor")
 
@@ -275,7 +275,7 @@ def _ask_secret(state: State, officer: Any, pipeline: Any) -> bytes | None:
     if secret is not None:
         return secret
     if not sys.stdin.isatty():
-        raise QamqorError(f"no secret for {officer.id} and no terminal to ask",
+        raise ConfigError(f"no secret for {officer.id} and no terminal to ask",
                           remedy=f"set the environment variable {officer.secret_env or '(secret_env)'}",
                           code="E-SECRET")
     label = "PIN" if officer.backend == "pkcs11" else "password"
@@ -301,6 +301,7 @@ def queue_approve(state: State, document_ids: tuple[str, ...], all_: bool, role:
     if officer is None and not config.demo:
         raise click.UsageError("give --officer (or set pipeline.default_officer)")
     failures = 0
+    codes: set[int] = set()
     signed = 0
     # One pass per signature round: an act needs its inspectors in turn.
     for _round in range(8):
@@ -315,6 +316,8 @@ def queue_approve(state: State, document_ids: tuple[str, ...], all_: bool, role:
         progressed = False
         for doc_id in ids:
             row = Q.get(pipeline, doc_id)
+            if all_ and Q.waiting_for(pipeline, row):
+                continue  # its turn comes in a later round (the order after the act)
             who = officer or _demo_officer(pipeline, row)
             if who is None:
                 click.echo(f"{doc_id}: no demo officer may sign {row['kind']} of {row['office']}", err=True)
@@ -327,6 +330,7 @@ def queue_approve(state: State, document_ids: tuple[str, ...], all_: bool, role:
             except QamqorError as err:
                 click.echo(f"{doc_id}: {err.one_line()}", err=True)
                 failures += 1
+                codes.add(int(err.exit_code))
                 continue
             signed += 1
             progressed = True
@@ -335,7 +339,8 @@ def queue_approve(state: State, document_ids: tuple[str, ...], all_: bool, role:
             break
     click.echo(f"{signed} signature(s), {failures} failure(s)")
     if failures:
-        sys.exit(int(ExitCode.signing_failed))
+        # one kind of failure: its own code (README's table); several kinds: "signing failed"
+        sys.exit(codes.pop() if len(codes) == 1 else int(ExitCode.signing_failed))
 
 
 def _demo_officer(pipeline: Any, row: Any) -> Any:

@@ -94,6 +94,18 @@ def handoff(pipeline: Any, row: Any, pdf_sha: str) -> dict[str, Any]:
 
 
 def deliver_document(pipeline: Any, row: Any) -> None:
+    """Deliver a signed document to its routes — one process at a time, and only while it is still signed
+    and not yet delivered."""
+    from .documents import document_lock
+
+    with document_lock(pipeline, row["document_id"]):
+        row = pipeline.journal.one(select(J.documents).where(J.documents.c.document_id == row["document_id"]))
+        if row is None or row["status"] != "signed":
+            return
+        _deliver_locked(pipeline, row)
+
+
+def _deliver_locked(pipeline: Any, row: Any) -> None:
     doc_id = row["document_id"]
     data = Path(row["pdf_path"]).read_bytes()
     pdf_sha = sha256(data)

@@ -22,6 +22,8 @@ class Dispatcher(Protocol):
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         """Run ``fn`` over ``items``; results come back in the items' order."""
 
+    def restart(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -41,6 +43,9 @@ class InlineDispatcher:
     def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         return (fn(item) for item in items)
 
+    def restart(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -55,14 +60,25 @@ class ProcessDispatcher:
     tasks_per_worker = 1000
 
     def __init__(self, workers: int = 0, initializer: Callable[[], None] | None = None):
+        self.workers = workers or os.cpu_count() or 1
+        self._initializer = initializer
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
         import multiprocessing
 
-        self.workers = workers or os.cpu_count() or 1
         # "spawn": fresh interpreters (recycling workers needs it), started with nothing of the runner's state
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.workers, initializer=initializer, mp_context=multiprocessing.get_context("spawn"),
-            max_tasks_per_child=self.tasks_per_worker,
+        return ProcessPoolExecutor(
+            max_workers=self.workers, initializer=self._initializer,
+            mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=self.tasks_per_worker,
         )
+
+    def restart(self) -> None:
+        """A worker died and broke the pool: start a fresh one (the runner resubmits what was lost)."""
+        if not getattr(self._pool, "_broken", False):
+            return  # already replaced (every future of the broken pool reports the break)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._new_pool()
 
     def submit(self, fn: Callable[[Any], Any], item: Any) -> Future:
         return self._pool.submit(fn, item)

@@ -6,7 +6,10 @@ date is the date of the event that caused it, never the wall clock, so the same 
 
 from __future__ import annotations
 
+import fcntl
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import select, update
@@ -99,6 +102,35 @@ def signature_fields(row: Any) -> list[dict[str, Any]]:
     return json.loads(row["order"] or "{}").get("_fields", [])
 
 
+@contextmanager
+def document_lock(pipeline: Any, document_id: str) -> Iterator[None]:
+    """One signer or deliverer of a document at a time, across processes (``qamqor run``, ``queue approve``,
+    the web desk).  An advisory lock on a file: a process that dies releases it, so a crash never leaves a
+    document locked.  (Several machines will use the journal's row locks instead: research/scale-out.md.)"""
+    path = pipeline.docs_dir / f".{document_id}.lock"
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StateConflict(f"{document_id} is being signed or delivered by another process right now",
+                                remedy="try again in a moment") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def provider_bin(pipeline: Any, case_id: str) -> str | None:
+    """The provider's BIN from the application (signing policy: the certificate's organisation, issue 4 ¶4)."""
+    app = case_trees(pipeline, case_id).get("application") or {}
+    return (app.get("provider") or {}).get("bin")
+
+
+def organisation_for(pipeline: Any, row: Any) -> str | None:
+    # The PSC's BIN is not in the case events (contract.md), so an operator's organisation is not checked.
+    return provider_bin(pipeline, row["case_id"]) if row["signer_role"] != "operator" else None
+
+
 def sign_step(pipeline: Any, document_id: str, officer: Any, secret: bytes | None, *,
               approved_sha256: str | None = None) -> dict[str, Any]:
     """Sign the document's next reserved field as ``officer``.
@@ -106,6 +138,12 @@ def sign_step(pipeline: Any, document_id: str, officer: Any, secret: bytes | Non
     The approval is bound to the bytes: signing refuses when the work file's SHA-256 differs from the one the
     officer approved (or, for auto-sealed documents, from the one the journal recorded after rendering).
     """
+    with document_lock(pipeline, document_id):
+        return _sign_locked(pipeline, document_id, officer, secret, approved_sha256)
+
+
+def _sign_locked(pipeline: Any, document_id: str, officer: Any, secret: bytes | None,
+                 approved_sha256: str | None) -> dict[str, Any]:
     row = pipeline.journal.one(select(J.documents).where(J.documents.c.document_id == document_id))
     if row is None:
         raise NotFound(f"no document {document_id}")
@@ -137,19 +175,25 @@ def sign_step(pipeline: Any, document_id: str, officer: Any, secret: bytes | Non
     adopted = False
     if out.exists():
         previous = out.read_bytes()
-        if previous.startswith(data) and len(previous) > len(data):
-            signed, adopted = previous, True  # a crash after writing: the signature is there, adopt it
+        # A crash after writing: the signature is there.  Adopt it only if it is this officer's, over the bytes
+        # the officer approved; anything else is discarded and signed anew.
+        if (previous.startswith(data) and len(previous) > len(data) and bound == sha256(data)
+                and pipeline.signing.signed_by_officer(previous, officer, secret)):
+            signed, adopted = previous, True
+        else:
+            out.unlink()
     if not adopted:
         try:
             signed, info = pipeline.signing.sign(
                 data, field=field["name"], officer=officer, secret=secret, approved_sha256=bound,
                 document_kind=row["kind"], language=row["language"],
                 verify_url=pipeline.config.verify_url.format(document_id=document_id),
+                organisation_bin=organisation_for(pipeline, row),
             )
         except Exception:
             with pipeline.journal.tx() as conn:  # nothing half-signed: the work file is untouched
                 conn.execute(update(J.documents).where(J.documents.c.document_id == document_id).values(
-                    status="queued" if row["signer_role"] not in ("operator", "provider_seal") else row["status"],
+                    status="queued" if row["signer_role"] not in ("operator", "provider_seal") else "rendered",
                     updated_at=J.now_utc()))
             raise
     else:
@@ -159,9 +203,15 @@ def sign_step(pipeline: Any, document_id: str, officer: Any, secret: bytes | Non
 
 def store_signature(pipeline: Any, row: Any, field_name: str, officer: Any, signed: bytes, info: dict[str, Any],
                     *, adopted: bool = False) -> dict[str, Any]:
-    """Write the signed work file (unless a crash left it there already) and journal the signature."""
+    """Write the signed work file (unless a crash left it there already) and journal the signature — only if
+    the document is still where ``row`` saw it (no other signature was stored meanwhile)."""
     document_id = row["document_id"]
     done = row["signatures_done"] or 0
+    current = pipeline.journal.one(select(J.documents.c.signatures_done, J.documents.c.status)
+                                   .where(J.documents.c.document_id == document_id))
+    if current is None or (current["signatures_done"] or 0) != done or current["status"] not in (
+            "rendered", "queued", "signing"):
+        raise StateConflict(f"{document_id} changed while it was being signed", remedy="look at it again")
     fields = signature_fields(row)
     out = pipeline.docs_dir / f"{document_id}.s{done + 1}.pdf"
     if not adopted:

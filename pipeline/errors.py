@@ -62,6 +62,13 @@ class ConfigError(QamqorError):
     code = "E-CONFIG"
 
 
+class UsageError(QamqorError):
+    """The command was given something it cannot use (an empty reason, …)."""
+
+    exit_code = ExitCode.usage
+    code = "E-USAGE"
+
+
 class NotFound(QamqorError):
     exit_code = ExitCode.not_found
     code = "E-NOT-FOUND"

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from . import journal as J
 from .config import Officer
-from .errors import NotFound, QamqorError, StateConflict
+from .errors import NotFound, StateConflict, UsageError
 from .outbox import atomic_write_json, route_dir
 from .sealing import ROLE_KINDS
 
@@ -61,6 +61,19 @@ def may_act(officer: Officer, row: Any) -> bool:
     return row["kind"] in ROLE_KINDS.get(officer.role, set()) and officer.office == row["office"]
 
 
+def waiting_for(pipeline: Any, row: Any) -> str | None:
+    """Why a document cannot be signed yet, or None.  ¶10–11: the decision rests on the act, so the order or
+    the refusal is signed only after the inspectors have signed the act."""
+    if row["kind"] not in ("order", "reasoned_refusal"):
+        return None
+    acts = pipeline.journal.all(select(J.documents.c.status).where(
+        J.documents.c.case_id == row["case_id"], J.documents.c.kind == "inspection_act"))
+    unsigned = [a["status"] for a in acts if a["status"] not in ("signed", "delivered", "rejected")]
+    if unsigned:
+        return f"the inspection act of {row['case_id']} is {unsigned[0]}, not signed yet"
+    return None
+
+
 def pending(pipeline: Any, *, officer: Officer | None = None, role: str | None = None) -> list[QueueItem]:
     # "signing": a signature was interrupted (a crash); the officer approves again and a signature already
     # written is adopted, never made twice (documents.sign_step)
@@ -92,6 +105,9 @@ def approve(pipeline: Any, document_id: str, officer: Officer, secret: bytes | N
     if not may_act(officer, row):
         raise StateConflict(f"{officer.id} ({officer.role}, {officer.office}) may not sign {row['kind']} of "
                             f"{row['office']}", remedy="the officer of that role and office approves it")
+    blocked = waiting_for(pipeline, row)
+    if blocked:
+        raise StateConflict(blocked, remedy="the inspectors sign the act first")
     sha = approved_sha256 or row["pdf_sha256"]
     with pipeline.journal.tx() as conn:
         J.Journal.step(conn, document_id, "approved", officer=officer.id, sha256=sha)
@@ -111,17 +127,23 @@ def reject(pipeline: Any, document_id: str, officer: Officer, reason: str) -> An
     if not may_act(officer, row):
         raise StateConflict(f"{officer.id} may not act on {row['kind']} of {row['office']}")
     if not reason.strip():
-        raise QamqorError("a rejection needs a reason", code="E-REASON")
+        raise UsageError("a rejection needs a reason", remedy="say why in --reason", code="E-REASON")
     case = pipeline.journal.one(select(J.cases).where(J.cases.c.case_id == row["case_id"]))
     folder = route_dir(pipeline.config.outbox, "provider", case_id=row["case_id"],
                        applicant_iin=case["applicant_iin"], psc=case["psc"], provider=case["provider"],
                        signed_on=None)  # type: ignore[arg-type]
     report = {"format": "qamqor.returned/1", "case_id": row["case_id"], "document_id": document_id,
               "document": row["kind"], "rejected_by": {"officer": officer.id, "name": officer.name},
-              "reason": reason, "source_event_id": row["event_id"]}
+              "reason": reason, "source_event_id": row["event_id"],
+              "next": "send a corrected event for this step; the case stays open"}
+    # the report first (same name, same content if written again), then the journal: a crash in between
+    # leaves the document queued and the officer's second rejection writes the same report
+    atomic_write_json(folder / f"{document_id}.returned.json", report)
     with pipeline.journal.tx() as conn:
         conn.execute(update(J.documents).where(J.documents.c.document_id == document_id).values(
             status="rejected", rejected_reason=reason, updated_at=J.now_utc()))
         J.Journal.step(conn, document_id, "rejected-by-officer", officer=officer.id, reason=reason)
-    atomic_write_json(folder / f"{document_id}.returned.json", report)
+    from . import clock
+
+    pipeline.transition(row["case_id"], f"document_returned:{row['kind']}", clock.today())
     return report

@@ -483,6 +483,23 @@ def returned(state: CaseState, day: dt.date) -> Outcome:
     return Outcome(replace(new, result_at=AT_PSC), closed=closed)
 
 
+def document_returned(state: CaseState, kind: str, day: dt.date) -> Outcome:
+    """An officer returned a document unsigned, with a reason (issue 5 ¶6): the step it came from is open again,
+    so the back office can send a corrected event — a new act (¶10) or a new decision (¶11) — within the term
+    that was running."""
+    def reopen(st: CaseState, key: str, drop: tuple[str, ...]) -> CaseState:
+        kept = tuple(replace(d, closed_on=None) if d.key == key else d for d in st.deadlines if d.key not in drop)
+        return replace(st, deadlines=kept)
+
+    if kind in ("order", "reasoned_refusal") and state.status == DECIDED and state.result_delivered_on is None:
+        new = reopen(state, "decision", ("result_delivery",))
+        return Outcome(replace(new, status=INSPECTED, decision=None))
+    if kind == "inspection_act" and state.status == INSPECTED:
+        new = reopen(state, "inspection", ("decision",))
+        return Outcome(replace(new, status=CHECKED, inspection=None))
+    return Outcome(state)
+
+
 def _issued(state: CaseState, event: Event, ctx: RulesContext) -> Outcome:
     data: ResultIssued = event.data  # type: ignore[assignment]
     _require(state, (DECIDED,), "result.issued")
@@ -567,6 +584,8 @@ def step(state: CaseState | None, item: Event | Transition, ctx: RulesContext) -
         return transferred(state, item.day)
     if item.name == "returned":
         return returned(state, item.day)
+    if item.name.startswith("document_returned:"):
+        return document_returned(state, item.name.split(":", 1)[1], item.day)
     raise ValueError(f"unknown transition {item.name}")
 
 

@@ -40,7 +40,7 @@ from . import clock, rules
 from . import journal as J
 from .config import Config
 from .dispatch import Dispatcher, InlineDispatcher
-from .errors import Busy, InputError, QamqorError, TransientError, Where
+from .errors import Busy, InputError, QamqorError, StateConflict, TransientError, Where
 from .events import Event
 from .faults import checkpoint
 from .outbox import atomic_write, atomic_write_json, rejected_dir, safe_component, sha256
@@ -545,7 +545,12 @@ class Pipeline:
         for row in rows:
             while len(self._in_flight) >= limit:
                 self.harvest(block=True, one=True)
-            future = self.dispatcher.submit(_render_stage, self._job(build_job, row, seal))
+            try:
+                job = self._job(build_job, row, seal)
+            except QamqorError as err:
+                self._render_failed(row, err.one_line())
+                continue
+            future = self.dispatcher.submit(_render_stage, job)
             self._in_flight[future] = (row, seal)
             self._in_flight_ids.add(row["document_id"])
             self._harvest_done()
@@ -569,9 +574,25 @@ class Pipeline:
                 return
 
     def _finish(self, future: Any) -> None:
+        from concurrent.futures.process import BrokenProcessPool
+
         row, seal = self._in_flight.pop(future)
         self._in_flight_ids.discard(row["document_id"])
-        self._store_render(row, future.result(), seal)
+        try:
+            result = future.result()
+        except BrokenProcessPool:
+            # a worker died (out of memory, a crash in a native library): count it against the document being
+            # rendered and start fresh workers, so one poison document cannot stop the pipeline
+            self._render_failed(row, "a render worker died while rendering this document")
+            self.dispatcher.restart()
+            return
+        except Exception as exc:  # noqa: BLE001 - one document's failure is recorded, the pass goes on
+            self._render_failed(row, f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            self._store_render(row, result, seal)
+        except QamqorError as err:
+            log.error("%s: %s", row["document_id"], err.one_line())
         self._done_count += 1
         self.progress("render", self._done_count, self._done_count + len(self._in_flight))
 
@@ -597,26 +618,28 @@ class Pipeline:
             return
         current = self.journal.one(select(J.documents).where(J.documents.c.document_id == doc_id))
         if "signed" in result:  # sealed in the worker
-            from .documents import store_signature
+            from .documents import document_lock, store_signature
 
             officer = self.config.officer(result["officer"])
-            store_signature(self, current, result["field"], officer, result["signed"], result["sign_info"])
+            with document_lock(self, doc_id):
+                store_signature(self, current, result["field"], officer, result["signed"], result["sign_info"])
         elif "seal_error" in result:
             self._seal_failed(current, result["seal_error"], transient=result["transient"])
         else:
             self._seal_one(current)
         signed = self.journal.one(select(J.documents).where(J.documents.c.document_id == doc_id))
         if signed["status"] == "signed":
-            from .delivery import deliver_document
-
-            deliver_document(self, signed)
+            self._deliver_one(signed)
 
     def _job(self, build: Callable[..., dict[str, Any]], row: Any, seal: bool) -> dict[str, Any]:
         job = build(self, row)
         if seal and row["signer_role"] in AUTO_ROLES and self.config.signing.auto_seal:
-            officer = self.signing.auto_officer(row["signer_role"], row["office"])
+            officer = self.signing.auto_officer(row["signer_role"], row["office"], _named_signer(row))
             if officer is not None and officer.backend == "pkcs12":
-                job["seal"] = {"config": self.config, "officer": officer.id}
+                from .documents import organisation_for
+
+                job["seal"] = {"config": self.config, "officer": officer.id,
+                               "organisation_bin": organisation_for(self, row)}
         return job
 
     def _render_failed(self, row: Any, error: str) -> None:
@@ -643,19 +666,27 @@ class Pipeline:
         never turned into a rejection."""
         if row["next_attempt_at"] and dt.datetime.fromisoformat(row["next_attempt_at"]) > clock.now():
             return
-        officer = self.signing.auto_officer(row["signer_role"], row["office"])
+        named = _named_signer(row)
+        officer = self.signing.auto_officer(row["signer_role"], row["office"], named)
         if officer is None:
+            who = f" (IIN {named})" if named else ""
             with self.journal.tx() as conn:
                 conn.execute(update(J.documents).where(J.documents.c.document_id == row["document_id"]).values(
-                    status="queued", error=f"no key configured for {row['signer_role']} of {row['office']}",
+                    status="queued", error=f"no key configured for the {row['signer_role']}{who} of {row['office']}",
                     updated_at=J.now_utc()))
             return
         try:
             self.sign_document(row["document_id"], officer, secret=None)
         except TransientError as err:
             self._seal_failed(row, err.one_line(), transient=True)
+        except StateConflict as err:
+            log.warning("%s: %s", row["document_id"], err.one_line())  # another process has it now
         except QamqorError as err:
             self._seal_failed(row, err.one_line(), transient=False)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            self._seal_failed(row, f"{type(exc).__name__}: {exc}", transient=False)
 
     def _seal_failed(self, row: Any, error: str, *, transient: bool) -> None:
         if transient:
@@ -687,16 +718,40 @@ class Pipeline:
     # --- 7. deliver ----------------------------------------------------------------------------------------
 
     def deliver(self) -> None:
-        from .delivery import deliver_document
-
         rows = self.journal.all(select(J.documents).where(J.documents.c.status == "signed"))
         for i, row in enumerate(rows, 1):
-            deliver_document(self, row)
+            self._deliver_one(row)
             self.progress("deliver", i, len(rows))
+
+    def _deliver_one(self, row: Any) -> None:
+        """Deliver one document; its failure (other than a full disk) is recorded and retried next pass."""
+        from .delivery import deliver_document
+
+        try:
+            deliver_document(self, row)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            self._note_error(row, f"delivery failed: {exc}")
+        except QamqorError as err:
+            self._note_error(row, err.one_line())
+
+    def _note_error(self, row: Any, error: str) -> None:
+        with self.journal.tx() as conn:
+            conn.execute(update(J.documents).where(J.documents.c.document_id == row["document_id"]).values(
+                error=error, updated_at=J.now_utc()))
+            J.Journal.step(conn, row["document_id"], "error", error=error)
+        log.error("%s: %s", row["document_id"], error)
 
     def close(self) -> None:
         self.dispatcher.close()
         self.journal.close()
+
+
+def _named_signer(row: Any) -> str | None:
+    """The IIN of the official the document names as its first signer, if the event gave one."""
+    signers = json.loads(row["signers"] or "[]")
+    return signers[0].get("iin") if signers else None
 
 
 def _render_stage(job: dict[str, Any]) -> dict[str, Any]:

@@ -29,10 +29,11 @@ class SigningService:
 
     # --- who ---------------------------------------------------------------------------------------------
 
-    def auto_officer(self, role: str, office: str) -> Officer | None:
-        """The configured key for documents that need no officer (receipts, portal notices)."""
+    def auto_officer(self, role: str, office: str, iin: str | None = None) -> Officer | None:
+        """The configured key for documents that need no officer (receipts, portal notices).  When the document
+        names its signer (the PSC operator who received the package), only that officer's key will do."""
         for o in self.config.officers:
-            if o.role == role and o.office == office:
+            if o.role == role and o.office == office and (iin is None or o.iin == iin):
                 return o
         return None
 
@@ -86,7 +87,8 @@ class SigningService:
         )
 
     def sign(self, data: bytes, *, field: str, officer: Officer, secret: bytes | None, approved_sha256: str,
-             document_kind: str, language: str, verify_url: str) -> tuple[bytes, dict[str, Any]]:
+             document_kind: str, language: str, verify_url: str,
+             organisation_bin: str | None = None) -> tuple[bytes, dict[str, Any]]:
         import signing
 
         key = self.key(officer, secret)
@@ -98,6 +100,7 @@ class SigningService:
             out = signing.sign_pdf(
                 data, field=field, key=key, approved_sha256=approved_sha256, officer_iin=officer.iin,
                 document_kind=document_kind, stamp=stamp, options=self.options(document_kind),
+                organisation_bin=organisation_bin,
             )
         except Exception:
             self.forget(officer)
@@ -115,6 +118,18 @@ class SigningService:
             "issuer": cert.issuer.human_friendly, "signed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "level": self.config.signing.level,
         }
+
+    def signed_by_officer(self, data: bytes, officer: Officer, secret: bytes | None) -> bool:
+        """Whether the last signature of ``data`` was made with ``officer``'s certificate."""
+        import io
+
+        from pyhanko.pdf_utils.reader import PdfFileReader
+
+        try:
+            cert = PdfFileReader(io.BytesIO(data)).embedded_signatures[-1].signer_cert
+            return cert.dump() == self.key(officer, secret).certificate.dump()
+        except Exception:  # noqa: BLE001 - unreadable or unknown: not adoptable
+            return False
 
     def describe_signature(self, data: bytes, officer: Officer) -> dict[str, Any]:
         """Who signed last, read from the PDF itself (used when a signed file left by a crash is adopted)."""

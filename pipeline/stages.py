@@ -86,6 +86,7 @@ def seal(job: dict[str, Any], pdf: bytes, field: str) -> dict[str, Any]:
             pdf, field=field, officer=officer, secret=None, approved_sha256=hashlib.sha256(pdf).hexdigest(),
             document_kind=job["kind"], language=job["language"],
             verify_url=config.verify_url.format(document_id=job["document_id"]),
+            organisation_bin=job["seal"].get("organisation_bin"),
         )
     except TransientError as err:
         return {"seal_error": err.one_line(), "transient": True}

@@ -19,7 +19,7 @@ from pipeline import queue as Q
 from pipeline.config import Config
 from pipeline.errors import Busy
 from pipeline.runner import Pipeline, StateLock
-from tests.conftest import qamqor
+from tests.conftest import QAMQOR, qamqor
 
 PSC = "PSC-ALM-07"
 
@@ -43,6 +43,8 @@ def approve_all(p: Pipeline) -> int:
             break
         for item in items:
             row = Q.get(p, item.document_id)
+            if Q.waiting_for(p, row):
+                continue
             Q.approve(p, item.document_id, _demo_officer(p, row), None)
             n += 1
     return n
@@ -252,7 +254,8 @@ def test_approval_is_bound_to_the_bytes(demo: Path):
     assert Q.get(p, act.document_id)["status"] == "queued"
 
 
-def test_rejection_by_officer_returns_the_document(demo: Path):
+def test_rejection_by_officer_returns_the_document_and_the_step_reopens(demo: Path):
+    """A returned order: the back office gets the reason, the case stays open, a corrected decision is taken."""
     p = pipeline(demo)
     p.run_once(settle=False)
     order = next(i for i in Q.pending(p) if i.kind == "order")
@@ -260,6 +263,28 @@ def test_rejection_by_officer_returns_the_document(demo: Path):
     assert Q.get(p, order.document_id)["status"] == "rejected"
     report = next((demo / "outbox" / "provider").rglob(f"{order.document_id}.returned.json"))
     assert json.loads(report.read_text())["reason"] == "номер приказа неверный"
+    state = p.load_case("C-2026-0001")
+    assert state.status == "inspected" and state.deadline("decision").closed_on is None
+    from pipeline.demo import EXAMPLES
+
+    tree = json.loads(next((EXAMPLES / "C-2026-0001").glob("*decision.made.json")).read_text())
+    tree["event_id"] = "0b0e0c0d-1111-4222-8333-444455556666"
+    tree["data"]["order_number"] = "14-12/0124"
+    (demo / "inbox" / "corrected.json").write_text(json.dumps(tree, ensure_ascii=False))
+    p.run_once(settle=False)
+    corrected = Q.get(p, "C-2026-0001-order-2")
+    assert corrected["status"] == "queued" and corrected["number"] == "14-12/0124"
+
+
+def test_order_waits_for_the_act(demo: Path):
+    """¶10–11: the head cannot sign the order while the inspectors have not signed the act."""
+    from pipeline.errors import StateConflict
+
+    p = pipeline(demo)
+    p.run_once(settle=False)
+    with pytest.raises(StateConflict, match="inspection act"):
+        Q.approve(p, "C-2026-0001-order", p.config.officer("head"), None)
+    assert Q.get(p, "C-2026-0001-order")["status"] == "queued"
 
 
 def test_unclaimed_result_moves_to_provider_and_back(processed: Path, tmp_path: Path, monkeypatch):
@@ -389,3 +414,27 @@ def test_verify_says_no_to_a_changed_document(processed: Path, tmp_path: Path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert report[0]["valid"] is False
+
+
+@pytest.mark.slow
+def test_two_officers_approving_at_once_sign_once(demo: Path):
+    """Two approvals of the same document at the same moment (the web desk and the command line, say): one signs,
+    the other is told it is taken; the delivered file is the journal's file, signed once."""
+    env = {"QAMQOR_NOW": "2027-01-08T12:00:00+05:00", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    assert qamqor(demo, "run", "--once", "--workers", "1", env=env).returncode == 0
+    assert qamqor(demo, "queue", "approve", "--all", "--role", "inspector", env=env).returncode == 0  # the act
+    procs = [subprocess.Popen([*QAMQOR, "queue", "approve",
+                               "C-2026-0001-order", "--officer", "head"], cwd=demo, env={**os.environ, **env},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    codes = sorted(r[2] for r in results)
+    assert codes[0] == 0 and codes[1] in (0, 5, 7), results
+    p = pipeline(demo)
+    row = Q.get(p, "C-2026-0001-order")
+    assert row["status"] == "delivered" and row["signatures_done"] == 1
+    import hashlib
+
+    for f in (demo / "outbox").rglob("C-2026-0001-order.pdf"):
+        assert hashlib.sha256(f.read_bytes()).hexdigest() == row["pdf_sha256"]
+        out = subprocess.run(["pdfsig", str(f)], capture_output=True, text=True).stdout
+        assert out.count("Signature is Valid.") == 1

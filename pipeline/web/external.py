@@ -31,7 +31,7 @@ from asn1crypto import x509 as asn1_x509
 
 from .. import queue as Q
 from ..config import Config, Officer
-from ..documents import signature_fields
+from ..documents import organisation_for, signature_fields
 from ..errors import ConfigError, NotFound, StateConflict
 
 
@@ -113,6 +113,9 @@ def prepare(pipeline: Any, document_id: str, officer: Officer, approved_sha256: 
     if not Q.may_act(officer, row):
         raise StateConflict(f"{officer.id} ({officer.role}, {officer.office}) may not sign {row['kind']} of "
                             f"{row['office']}", remedy="the officer of that role and office approves it")
+    blocked = Q.waiting_for(pipeline, row)
+    if blocked:
+        raise StateConflict(blocked, remedy="the inspectors sign the act first")
     fields = signature_fields(row)
     done = row["signatures_done"] or 0
     if done >= len(fields):
@@ -131,6 +134,7 @@ def prepare(pipeline: Any, document_id: str, officer: Officer, approved_sha256: 
     prepared = signing.ExternalSigner(pipeline.signing.options(row["kind"])).prepare(
         data, fields[done]["name"], certificate=cert, chain=chain, approved_sha256=approved_sha256,
         officer_iin=officer.iin, document_kind=row["kind"], stamp=_stamp(officer, row, pipeline.config),
+        organisation_bin=organisation_for(pipeline, row),
     )
     return Prepared(secrets.token_urlsafe(24), officer.id, document_id, row["pdf_sha256"], prepared, time.monotonic())
 
@@ -142,7 +146,8 @@ class _FinishedSigner:
         self.real, self.item, self.cms = real, item, cms
 
     def sign(self, data: bytes, *, field: str, officer: Officer, secret: Any, approved_sha256: str,
-             document_kind: str, language: str, verify_url: str) -> tuple[bytes, dict[str, Any]]:
+             document_kind: str, language: str, verify_url: str,
+             organisation_bin: str | None = None) -> tuple[bytes, dict[str, Any]]:
         import signing
 
         if hashlib.sha256(data).hexdigest() != self.item.base_sha256 or field != self.item.prepared.field:

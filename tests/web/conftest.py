@@ -127,6 +127,30 @@ def site(web_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     return root
 
 
+@pytest.fixture
+def acts_signed(site: Path) -> Path:
+    """The inspectors have signed the acts (¶10), so the head may sign the orders and refusals (¶11)."""
+    from pipeline import queue as Q
+    from pipeline.cli import _demo_officer
+    from pipeline.config import Config
+    from pipeline.runner import Pipeline
+
+    def sign_acts() -> None:
+        p = Pipeline(Config.load(site / "qamqor.toml"))
+        for _ in range(3):
+            for item in Q.pending(p, role="inspector"):
+                row = Q.get(p, item.document_id)
+                Q.approve(p, item.document_id, _demo_officer(p, row), None)
+        p.close()
+
+    # in a thread of its own: the browser tests run an event loop in this one, and signing runs its own
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(sign_acts).result()
+    return site
+
+
 def config_of(root: Path) -> Any:
     from pipeline.config import Config
 

@@ -55,7 +55,7 @@ def secret(site: Path, officer: str) -> str:
     return next(o.secret for o in config_of(site).officers if o.id == officer)
 
 
-def test_head_reads_and_signs_a_batch_with_a_password(site, app_factory, page):
+def test_head_reads_and_signs_a_batch_with_a_password(site, app_factory, page, acts_signed):
     with Server(app_factory()) as server:
         sign_in(page, server.url, "head")
         page.wait_for_url(f"{server.url}/queue")
@@ -84,7 +84,7 @@ def test_head_reads_and_signs_a_batch_with_a_password(site, app_factory, page):
         assert page.locator('[data-testid="verdict"].valid').count() == 1
 
 
-def test_wrong_password_leaves_the_batch_unsigned(site, app_factory, page):
+def test_wrong_password_leaves_the_batch_unsigned(site, app_factory, page, acts_signed):
     with Server(app_factory()) as server:
         sign_in(page, server.url, "head")
         page.wait_for_url(f"{server.url}/queue")
@@ -99,7 +99,7 @@ def test_wrong_password_leaves_the_batch_unsigned(site, app_factory, page):
         assert page.locator(f'tr[data-document="{REFUSAL}"]').count() == 1
 
 
-def test_head_signs_with_ncalayer(site, app_factory, page, ncalayer):
+def test_head_signs_with_ncalayer(site, app_factory, page, ncalayer, acts_signed):
     with Server(app_factory(ncalayer_url=ncalayer.url)) as server:
         sign_in(page, server.url, "head-nca")
         page.wait_for_url(f"{server.url}/queue")

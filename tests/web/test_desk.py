@@ -148,7 +148,7 @@ def test_queue_filters_and_document_readable_before_signing(client):
     assert png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
 
 
-def test_approve_batch_with_server_side_key(client, site):
+def test_approve_batch_with_server_side_key(client, site, acts_signed):
     """¶11–13: the head signs the order and the refusal in one batch; both are delivered and verify."""
     sign_in(client, "head")
     r = approve(client, [ORDER, REFUSAL], head_secret(site))
@@ -161,7 +161,7 @@ def test_approve_batch_with_server_side_key(client, site):
     assert ORDER not in client.get("/queue").text
 
 
-def test_wrong_password_leaves_the_batch_queued(client):
+def test_wrong_password_leaves_the_batch_queued(client, acts_signed):
     sign_in(client, "head")
     r = approve(client, [ORDER, REFUSAL], "not-the-password")
     assert r.status_code == 200 and "E-SIGN-SECRET" in r.text
@@ -232,7 +232,7 @@ def test_language_switch(client):
 # --- public verification -------------------------------------------------------------------------------------
 
 
-def test_public_verification_page_and_upload(client, site):
+def test_public_verification_page_and_upload(client, site, acts_signed):
     assert client.get(f"/v/{ORDER}").status_code == 404  # not signed yet: not issued
     assert client.get("/v/no-such-document").status_code == 404
     sign_in(client, "head")
@@ -261,7 +261,7 @@ def test_public_verification_page_and_upload(client, site):
 # --- NCALayer, without a browser: the server's half ------------------------------------------------------------
 
 
-def test_external_signing_records_and_delivers_like_the_cli(client, ncalayer, site):
+def test_external_signing_records_and_delivers_like_the_cli(client, ncalayer, site, acts_signed):
     sign_in(client, "head-nca")
     page = client.get("/queue").text
     assert 'id="ncalayer-sign"' in page and 'name="secret"' not in page
@@ -313,7 +313,7 @@ def test_readyz_reports_a_missing_key(site, app_factory):
 # --- a real server on 127.0.0.1 ----------------------------------------------------------------------------
 
 
-def test_real_server_sign_in_authority_and_approve(site, app_factory):
+def test_real_server_sign_in_authority_and_approve(site, app_factory, acts_signed):
     with Server(app_factory()) as server, httpx.Client(base_url=server.url, follow_redirects=True) as http:
         page = http.get("/login")
         assert page.status_code == 200
