@@ -375,6 +375,19 @@ def queue_reject(state: State, document_id: str, reason: str, officer_id: str | 
     click.echo(f"returned {document_id} to the back office: {reason}")
 
 
+@queue.command("retry")
+@click.argument("document_ids", nargs=-1, required=True)
+@click.pass_obj
+def queue_retry(state: State, document_ids: tuple[str, ...]) -> None:
+    """Render again documents set aside as failed (after the cause was fixed); `qamqor run` picks them up."""
+    from . import queue as Q
+
+    pipeline = state.pipeline()
+    for doc_id in document_ids:
+        Q.retry(pipeline, doc_id)
+        click.echo(f"{doc_id}: ordered again")
+
+
 # --- verify ------------------------------------------------------------------------------------------------
 
 

@@ -147,3 +147,15 @@ def reject(pipeline: Any, document_id: str, officer: Officer, reason: str) -> An
 
     pipeline.transition(row["case_id"], f"document_returned:{row['kind']}", clock.today())
     return report
+
+
+def retry(pipeline: Any, document_id: str) -> None:
+    """Give a document that was set aside as failed (three failed renders) another chance, e.g. after the
+    template or the font was fixed."""
+    row = get(pipeline, document_id)
+    if row["status"] != "failed":
+        raise StateConflict(f"{document_id} is {row['status']}, not failed")
+    with pipeline.journal.tx() as conn:
+        conn.execute(update(J.documents).where(J.documents.c.document_id == document_id).values(
+            status="ordered", attempts=0, next_attempt_at=None, error=None, updated_at=J.now_utc()))
+        J.Journal.step(conn, document_id, "retry-ordered")

@@ -53,6 +53,9 @@ AUTO_ROLES = ("operator", "provider_seal")  # receipts and portal notices: seale
 RESULT_KINDS = ("order", "reasoned_refusal")
 
 
+CROSS_CLAIM = ".claimed-"  # prefix of a file claimed inside the inbox (an inbox on another filesystem)
+
+
 def is_candidate(name: str) -> bool:
     """A name in the inbox that may be an event (temporary names and dot-files are never read)."""
     return not name.startswith(".") and not name.lower().endswith(TEMP_SUFFIXES) and not name.startswith("~")
@@ -253,19 +256,38 @@ class Pipeline:
             except FileNotFoundError:
                 continue  # another worker was faster
             except OSError:
-                # another filesystem: claim by a rename inside the inbox, then copy over
-                hidden = path.with_name(f".claimed-{input_id}")
+                # another filesystem (an NFS or SMB inbox): claim by a rename inside the inbox, then copy over
+                hidden = path.with_name(f"{CROSS_CLAIM}{input_id}")
                 try:
                     os.rename(path, hidden)
                 except FileNotFoundError:
                     continue
-                shutil.copyfile(hidden, target, follow_symlinks=False)
-                os.unlink(hidden)
+                self._copy_claimed(hidden, input_id)
             checkpoint("claimed")
             self._record_input(input_id, original=path.name)
             n += 1
+        self._recover_cross_claims()
         self._recover_unrecorded()
         return n
+
+    def _copy_claimed(self, hidden: Path, input_id: str) -> None:
+        """Copy a file claimed inside the inbox into the state folder: to a temporary, fsynced, renamed — a
+        crash mid-copy leaves the original, never a truncated input."""
+        tmp = self.claimed_dir / f".{input_id}.tmp"
+        shutil.copyfile(hidden, tmp, follow_symlinks=False)
+        if not os.path.islink(tmp):
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+        os.replace(tmp, self.claimed_dir / input_id)
+        os.unlink(hidden)
+
+    def _recover_cross_claims(self) -> None:
+        """Inputs claimed inside the inbox by a process that died before copying them over."""
+        for name in os.listdir(self.config.inbox):
+            if name.startswith(CROSS_CLAIM):
+                input_id = name.removeprefix(CROSS_CLAIM)
+                self._copy_claimed(self.config.inbox / name, input_id)
+                self._record_input(input_id, original=input_id.split("-", 1)[1] if "-" in input_id else input_id)
 
     def _record_input(self, input_id: str, original: str) -> None:
         """Journal a claimed input, then move it among the journaled ones (a small folder stays small)."""
@@ -599,7 +621,7 @@ class Pipeline:
     def _store_render(self, row: Any, result: dict[str, Any], seal: bool) -> None:
         doc_id = result["document_id"]
         if "error" in result:
-            self._render_failed(row, result["error"])
+            self._render_failed(row, result["error"], transient=result.get("transient", False))
             return
         path = self.docs_dir / f"{doc_id}.pdf"
         atomic_write(path, result["pdf"])
@@ -642,8 +664,8 @@ class Pipeline:
                                "organisation_bin": organisation_for(self, row)}
         return job
 
-    def _render_failed(self, row: Any, error: str) -> None:
-        attempts = (row["attempts"] or 0) + 1
+    def _render_failed(self, row: Any, error: str, *, transient: bool = False) -> None:
+        attempts = (row["attempts"] or 0) + (0 if transient else 1)
         failed = attempts >= self.max_attempts
         when = clock.now() + dt.timedelta(seconds=min(3600, 10 * 2 ** attempts))
         with self.journal.tx() as conn:

@@ -50,6 +50,12 @@ def render(job: dict[str, Any]) -> dict[str, Any]:
     try:
         warm()
         doc = _renderer.render(job["kind"], job["language"], job["context"], attachments=job.get("attachments", ()))
+    except (MemoryError, OSError) as exc:
+        # the machine, not the document: a full disk, no memory — retried later, never counted against it
+        import errno
+
+        transient = isinstance(exc, MemoryError) or exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.ENOMEM)
+        return {"document_id": job["document_id"], "error": f"{type(exc).__name__}: {exc}", "transient": transient}
     except Exception as exc:  # noqa: BLE001 - reported per document, the traceback goes to the log
         logging.getLogger("qamqor.stages").debug("render failed", exc_info=True)
         return {"document_id": job["document_id"], "error": f"{type(exc).__name__}: {exc}"}

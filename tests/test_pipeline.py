@@ -380,6 +380,8 @@ def test_unrenderable_document_is_set_aside_and_the_rest_carries_on(demo: Path, 
     p.run_once(settle=False)
     assert Q.get(p, "C-POISON-acceptance_notice")["attempts"] == 3  # not tried again
     assert not list((demo / "outbox").rglob("C-POISON-*.pdf"))
+    Q.retry(p, "C-POISON-acceptance_notice")  # an operator asks for another try (after fixing the cause)
+    assert Q.get(p, "C-POISON-acceptance_notice")["status"] == "ordered"
 
 
 def test_signed_order_page_is_rendered_for_a_person_to_look_at(processed: Path):
