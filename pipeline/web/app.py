@@ -110,7 +110,8 @@ class Desk:
         """The document row, when the officer may act on it or sees its case; 404 otherwise (never 403:
         another district's documents do not exist for this officer)."""
         row = self.pipeline.journal.one(select(J.documents).where(J.documents.c.document_id == document_id))
-        if row is None or not (Q.may_act(officer, row) or sees_case(officer, self.case_row(row["case_id"]))):
+        if row is None or not (Q.may_act(officer, row) or (
+                sees_case(officer, self.case_row(row["case_id"])) and _role_may_read(officer, row))):
             raise HTTPException(404)
         return row
 
@@ -204,6 +205,14 @@ def _record_failure(desk: Desk, document_id: str, officer: Officer, err: BaseExc
 
 
 # --- sign-in --------------------------------------------------------------------------------------------------
+
+
+def _role_may_read(officer: Officer, row: Any) -> bool:
+    """A PSC operator reads only what the PSC receives (receipts, the result of a case that came that way);
+    the inspection act (income, household, the child's conditions) stays with the guardianship body."""
+    import json
+
+    return officer.role != "operator" or "psc" in json.loads(row["routes"] or "[]")
 
 
 def login_page(request: Request) -> Response:
@@ -679,6 +688,25 @@ class SecurityHeaders:
         await self.app(scope, receive, wrapped)
 
 
+class BodyLimit:
+    """Every request body has a declared length within the limit: a chunked upload with no Content-Length
+    (which Starlette would spool without bound) is refused with 411, a larger one with 413."""
+
+    def __init__(self, app: Any, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            headers = dict(scope.get("headers") or [])
+            length = headers.get(b"content-length")
+            status = 411 if length is None else (413 if not length.isdigit() or int(length) > self.limit else 0)
+            if status:
+                response = Response(status_code=status)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(config: Config, **overrides: Any) -> Starlette:
     """The desk as an ASGI application.  ``overrides``: ``[web]`` settings (e.g. ``accounts``, ``ncalayer_url``),
     plus ``pipeline=`` (a shared :class:`~pipeline.runner.Pipeline`) and ``clock=`` (lock-out tests)."""
@@ -714,6 +742,7 @@ def create_app(config: Config, **overrides: Any) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
+            Middleware(BodyLimit, limit=settings.max_upload_bytes + 65536),
             Middleware(SecurityHeaders, ncalayer_url=settings.ncalayer_url),
             Middleware(SessionMiddleware, secret_key=settings.session_secret, session_cookie="qamqor_session",
                        max_age=int(settings.session_hours * 3600), same_site="strict",

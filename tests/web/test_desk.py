@@ -126,6 +126,10 @@ def test_operator_sees_the_cases_of_the_psc(client):
     page = client.get("/cases").text
     assert "C-2026-0001" in page and "C-2026-0003" in page  # PSC cases
     assert "C-2026-0002" not in page  # a portal case: not the PSC's
+    # the PSC reads its receipt, never the inspection act (income, household, the child's conditions)
+    assert client.get("/documents/C-2026-0001-acceptance_receipt").status_code == 200
+    assert client.get("/documents/C-2026-0001-inspection_act").status_code == 404
+    assert client.get("/documents/C-2026-0001-inspection_act/pdf").status_code == 404
 
 
 # --- the queue, reading, approving, rejecting ------------------------------------------------------------------
@@ -339,3 +343,12 @@ def test_the_desk_lists_what_the_queue_lists(client):
     for officer in desk.config.officers:
         mine = [i.to_dict() for i in pending(desk, officer)]
         assert mine == [i.to_dict() for i in Q.pending(desk.pipeline, officer=officer)], officer.id
+
+
+def test_a_body_without_a_declared_length_is_refused(client):
+    """A chunked upload with no Content-Length could be spooled without bound: refused before it is read."""
+    def chunks():
+        yield b"%PDF-" + b"0" * 1000
+
+    r = client.post("/verify", content=chunks(), headers={"content-type": "application/pdf"})
+    assert r.status_code == 411
