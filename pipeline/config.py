@@ -70,7 +70,7 @@ class Config:
     inbox: Path
     outbox: Path
     state: Path
-    verify_url: str = "https://qamqor.example.kz/v/{document_id}"
+    verify_url: str = "https://qamqor.example.kz/v/{document_id}?k={token}"  # pipeline/verification.py
     max_event_bytes: int = 1_000_000
     settle_seconds: float = 1.0  # a file's size and time must be stable this long before it is read
     scan_interval: float = 5.0  # rescan the inbox even without file-system events (NFS, SMB)

@@ -20,6 +20,7 @@ from .errors import NotFound, StateConflict
 from .faults import checkpoint
 from .outbox import atomic_write, sha256
 from .rules import KZ_TZ, local_date
+from .verification import verify_url
 
 SERVICE_EVENTS = {
     "application.submitted": "application",
@@ -73,7 +74,7 @@ def build_context(pipeline: Any, row: Any) -> tuple[dict[str, Any], list[tuple[s
                      ).isoformat(),
             "datetime": moment.isoformat(),
             "language": row["language"],
-            "verify_url": pipeline.config.verify_url.format(document_id=row["document_id"]),
+            "verify_url": verify_url(pipeline.config, row["document_id"]),
         },
         "case": {
             "case_id": row["case_id"],
@@ -187,7 +188,7 @@ def _sign_locked(pipeline: Any, document_id: str, officer: Any, secret: bytes | 
             signed, info = pipeline.signing.sign(
                 data, field=field["name"], officer=officer, secret=secret, approved_sha256=bound,
                 document_kind=row["kind"], language=row["language"],
-                verify_url=pipeline.config.verify_url.format(document_id=document_id),
+                verify_url=verify_url(pipeline.config, document_id),
                 organisation_bin=organisation_for(pipeline, row),
             )
         except Exception:

@@ -147,6 +147,9 @@ class Pipeline:
         self.docs_dir = config.work / "documents"
         for d in (config.inbox, config.outbox, self.inputs_dir, self.claimed_dir, self.docs_dir):
             d.mkdir(parents=True, exist_ok=True)
+        from .verification import ensure_key
+
+        ensure_key(config)  # before any worker needs it
 
     # --- the whole pass ------------------------------------------------------------------------------------
 

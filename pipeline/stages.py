@@ -81,6 +81,7 @@ def seal(job: dict[str, Any], pdf: bytes, field: str) -> dict[str, Any]:
 
     from .errors import QamqorError, TransientError
     from .sealing import SigningService
+    from .verification import verify_url
 
     config = job["seal"]["config"]
     service = _sealers.get(config.source)
@@ -91,7 +92,7 @@ def seal(job: dict[str, Any], pdf: bytes, field: str) -> dict[str, Any]:
         signed, info = service.sign(
             pdf, field=field, officer=officer, secret=None, approved_sha256=hashlib.sha256(pdf).hexdigest(),
             document_kind=job["kind"], language=job["language"],
-            verify_url=config.verify_url.format(document_id=job["document_id"]),
+            verify_url=verify_url(config, job["document_id"]),
             organisation_bin=job["seal"].get("organisation_bin"),
         )
     except TransientError as err:

@@ -50,6 +50,7 @@ from .. import journal as J
 from .. import queue as Q
 from ..config import Config, Officer
 from ..errors import NotFound, QamqorError
+from ..verification import token_ok, verify_url
 from . import external, ops
 from .auth import Accounts, case_filter, csrf_ok, csrf_token, sees_case
 from .i18n import LANGUAGES, kind_title, translator
@@ -586,6 +587,9 @@ def public_document(request: Request) -> Response:
     desk = _desk(request)
     doc_id = request.path_params["document_id"][:120]
     row = desk.pipeline.journal.one(select(J.documents).where(J.documents.c.document_id == doc_id))
+    # the address from the QR code carries a keyed token: guessing ids does not reveal cases
+    if not token_ok(desk.pipeline.config, doc_id, request.query_params.get("k")):
+        row = None
     if row is None or row["status"] not in ("signed", "delivered") or not row["pdf_path"]:
         return desk.render(request, "verify.html", status=404, not_found=True, document_id=doc_id)
     data = Path(row["pdf_path"]).read_bytes()
@@ -625,8 +629,17 @@ async def verify_upload(request: Request) -> Response:
     sha = hashlib.sha256(data).hexdigest()
     match = desk.pipeline.journal.one(select(J.documents.c.document_id).where(
         J.documents.c.pdf_sha256 == sha, J.documents.c.status.in_(("signed", "delivered"))))
+    # the uploader holds the document itself, so they may have its verification address
+    link = _public_path(desk, match["document_id"]) if match else None
     return desk.render(request, "upload.html", report=_public_report(desk, report), sha256=sha,
-                       match=match["document_id"] if match else None, limit_mb=limit / 1e6)
+                       match=match["document_id"] if match else None, match_link=link, limit_mb=limit / 1e6)
+
+
+def _public_path(desk: Desk, document_id: str) -> str:
+    from urllib.parse import urlsplit
+
+    url = urlsplit(verify_url(desk.pipeline.config, document_id))
+    return url.path + (f"?{url.query}" if url.query else "")
 
 
 # --- operations ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from .. import queue as Q
 from ..config import Config, Officer
 from ..documents import organisation_for, signature_fields
 from ..errors import ConfigError, NotFound, StateConflict
+from ..verification import verify_url
 
 
 def officer_certificate(config: Config, officer: Officer) -> tuple[asn1_x509.Certificate, list[asn1_x509.Certificate]]:
@@ -97,7 +98,7 @@ def _stamp(officer: Officer, row: Any, config: Config) -> Any:
     return signing.StampInfo(
         language=row["language"], signer_name=officer.name,
         position=officer.position_kk if row["language"] == "kk" else officer.position_ru,
-        verify_url=config.verify_url.format(document_id=row["document_id"]),
+        verify_url=verify_url(config, row["document_id"]),
     )
 
 

@@ -151,6 +151,16 @@ def acts_signed(site: Path) -> Path:
     return site
 
 
+def public_path(document_id: str, root: Path | None = None) -> str:
+    """The path and query of a document's verification address (its QR code), token included."""
+    from urllib.parse import urlsplit
+
+    from pipeline.verification import verify_url
+
+    url = urlsplit(verify_url(config_of(root or Path.cwd()), document_id))
+    return url.path + (f"?{url.query}" if url.query else "")
+
+
 def config_of(root: Path) -> Any:
     from pipeline.config import Config
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import PASSWORDS, XSS, Server, config_of
+from tests.web.conftest import PASSWORDS, XSS, Server, config_of, public_path
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -80,7 +80,7 @@ def test_head_reads_and_signs_a_batch_with_a_password(site, app_factory, page, a
         assert page.locator("p.empty").count() == 1
         # the QR address: a public page, no sign-in
         page.context.clear_cookies()
-        page.goto(f"{server.url}/v/{ORDER}")
+        page.goto(f"{server.url}{public_path(ORDER)}")
         assert page.locator('[data-testid="verdict"].valid').count() == 1
 
 

@@ -13,7 +13,7 @@ import httpx2 as httpx
 from sqlalchemy import select
 
 from pipeline import journal as J
-from tests.web.conftest import PASSWORDS, XSS, Server, config_of, csrf_of, sign_in
+from tests.web.conftest import PASSWORDS, XSS, Server, config_of, csrf_of, public_path, sign_in
 
 ORDER = "C-2026-0001-order"
 REFUSAL = "C-2026-0002-reasoned_refusal"
@@ -237,12 +237,14 @@ def test_language_switch(client):
 
 
 def test_public_verification_page_and_upload(client, site, acts_signed):
-    assert client.get(f"/v/{ORDER}").status_code == 404  # not signed yet: not issued
+    assert client.get(public_path(ORDER)).status_code == 404  # not signed yet: not issued
     assert client.get("/v/no-such-document").status_code == 404
     sign_in(client, "head")
     approve(client, [ORDER], head_secret(site))
     client.post("/logout", data={"csrf": csrf_of(client.get("/queue").text)})
-    page = client.get(f"/v/{ORDER}")  # signed out: public
+    assert client.get(f"/v/{ORDER}").status_code == 404  # a guessed id without the QR code's token
+    assert client.get(f"/v/{ORDER}?k=0123456789abcdef01234567").status_code == 404
+    page = client.get(public_path(ORDER))  # signed out: public
     assert page.status_code == 200 and 'class="verdict valid"' in page.text
     assert "Бекова Жанар Төлегенқызы" in page.text and "B-B" in page.text
     assert "860422410422" not in page.text  # the applicant's IIN
@@ -250,7 +252,7 @@ def test_public_verification_page_and_upload(client, site, acts_signed):
     delivered = next((site / "outbox/archive").rglob(f"{ORDER}.pdf")).read_bytes()
     form = client.get("/verify").text
     r = client.post("/verify", data={"csrf": csrf_of(form)}, files={"pdf": ("o.pdf", delivered, "application/pdf")})
-    assert 'class="verdict valid"' in r.text and f"/v/{ORDER}" in r.text
+    assert 'class="verdict valid"' in r.text and public_path(ORDER) in r.text
     i = delivered.find(b"stream") + 200
     tampered = delivered[:i] + bytes([delivered[i] ^ 0xFF]) + delivered[i + 1:]
     r = client.post("/verify", data={"csrf": csrf_of(form)}, files={"pdf": ("o.pdf", tampered, "application/pdf")})
@@ -331,7 +333,7 @@ def test_real_server_sign_in_authority_and_approve(site, app_factory, acts_signe
         value = re.search(rf'value="({ORDER}:[0-9a-f]+)"', r.text).group(1)
         r = http.post("/queue/approve", data={"csrf": csrf_of(r.text), "doc": [value], "secret": head_secret(site)})
         assert 'class="badge valid"' in r.text
-        assert http.get(f"/v/{ORDER}").status_code == 200
+        assert http.get(public_path(ORDER)).status_code == 200
 
 
 def test_the_desk_lists_what_the_queue_lists(client):
