@@ -49,7 +49,7 @@ def _key_problem(config: Any, officer: Any) -> str | None:
         path = Path(officer.key)
         if not path.is_absolute():
             path = (config.base or config.root) / path
-        return None if path.exists() else f"{path} is missing"
+        return None if path.exists() else "the key file is missing"  # no paths on a public endpoint
     return f"unknown backend {officer.backend!r}"
 
 
