@@ -8,7 +8,7 @@ journal or outbox I/O (the runner does that around it), so running it twice is h
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Protocol
 
@@ -18,9 +18,6 @@ class Dispatcher(Protocol):
 
     def submit(self, fn: Callable[[Any], Any], item: Any) -> Future:
         """Start ``fn(item)``; the future holds its result."""
-
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        """Run ``fn`` over ``items``; results come back in the items' order."""
 
     def restart(self) -> None: ...
 
@@ -40,9 +37,6 @@ class InlineDispatcher:
             future.set_exception(exc)
         return future
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        return (fn(item) for item in items)
-
     def restart(self) -> None:
         pass
 
@@ -52,8 +46,8 @@ class InlineDispatcher:
 
 class ProcessDispatcher:
     """A pool of warm worker processes (one per core by default); ``initializer`` warms each worker once
-    (fonts, stylesheets, templates).  Bounded: at most ``2 × workers`` items are in flight, so memory stays flat
-    whatever the backlog."""
+    (fonts, stylesheets, templates).  The runner keeps at most ``4 × workers`` items in flight, so memory stays
+    flat whatever the backlog."""
 
     #: a worker is replaced after this many documents, so whatever a long run leaves in a worker's caches is
     #: given back (memory stays flat over 10,000s of documents)
@@ -82,16 +76,6 @@ class ProcessDispatcher:
 
     def submit(self, fn: Callable[[Any], Any], item: Any) -> Future:
         return self._pool.submit(fn, item)
-
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        window = 2 * self.workers
-        pending: list[Any] = []
-        for item in items:
-            pending.append(self._pool.submit(fn, item))
-            if len(pending) >= window:
-                yield pending.pop(0).result()
-        while pending:
-            yield pending.pop(0).result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

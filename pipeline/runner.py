@@ -547,14 +547,6 @@ class Pipeline:
 
     # --- 5. render -----------------------------------------------------------------------------------------
 
-    def render(self) -> None:
-        self.process_documents(seal=False)
-
-    def process_documents(self, *, seal: bool = True) -> None:
-        """Render every ordered document and wait for all of them."""
-        self.submit_ordered(seal=seal)
-        self.harvest(block=True)
-
     def submit_ordered(self, *, seal: bool = True) -> None:
         """Hand ordered documents to the worker pool without waiting for them: the workers render (and seal)
         while this process claims, ingests and applies the next batch.  At most ``4 × workers`` are in flight,
