@@ -44,8 +44,8 @@ inputs = Table(
     Column("sha256", String(64), nullable=False),
     Column("size", Integer, nullable=False),
     # claimed → parsed → applied | rejected | duplicate | deferred (waits for an earlier event of its case)
-    Column("status", String(20), nullable=False),
-    Column("event_id", String(64)),
+    Column("status", String(20), nullable=False, index=True),
+    Column("event_id", String(64), index=True),
     Column("case_id", String(64)),
     Column("error", Text),  # the rejection report (JSON)
     Column("claimed_at", String(40), nullable=False),
@@ -61,8 +61,8 @@ events = Table(
     Column("sha256", String(64), nullable=False),  # of the input's bytes: same id + same bytes = a duplicate
     Column("input_id", String(200), nullable=False),
     Column("raw", Text, nullable=False),  # the validated JSON-shaped tree
-    Column("status", String(20), nullable=False),  # applied / rejected
-    Column("seq", Integer),  # order of application within the journal
+    Column("status", String(20), nullable=False, index=True),  # pending / applied / rejected
+    Column("seq", Integer, index=True),  # order of application within the journal
     Column("recorded_at", String(40), nullable=False),
 )
 
