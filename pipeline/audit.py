@@ -1,7 +1,8 @@
 """The audit log: every step and every officer's action, append-only and hash-chained (``<state>/audit.jsonl``).
 
 Each line carries the SHA-256 of the line before it (``prev``) and its own ``hash`` over its content and
-``prev``; ``audit.head`` keeps the newest sequence number and hash, so removing lines at the end is found too.
+``prev``; ``audit.head`` keeps the sequence number and hash of the newest line made durable (:meth:`AuditLog.sync`,
+once per pass), so removing lines at the end is found too.
 ``qamqor audit verify`` recomputes the chain and names the first line that was edited, removed or inserted.
 Appends take an exclusive lock, so ``qamqor run`` and ``qamqor queue approve`` can write at the same time.
 """
@@ -28,38 +29,72 @@ class AuditLog:
         self.path = Path(path)
         self.head = self.path.with_suffix(".head")
 
-    def _tail(self) -> tuple[int, str]:
+    def _head(self) -> tuple[int, str]:
         try:
             seq, h = self.head.read_text().split()
             return int(seq), h
         except (FileNotFoundError, ValueError):
             return 0, GENESIS
 
+    def _last(self, fh: Any) -> tuple[int, str]:
+        """Sequence number and hash of the file's last line (read from its end: cheap however long the log)."""
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if size == 0:
+            return 0, GENESIS
+        back = min(size, 65536)
+        fh.seek(size - back)
+        lines = fh.read(back).splitlines()
+        entry = json.loads(lines[-1])
+        return int(entry["seq"]), entry["hash"]
+
     def append(self, entries: list[dict[str, Any]]) -> None:
+        """Append under an exclusive lock.  Written through to the file at once; made durable (fsync) and the
+        head recorded by :meth:`sync`, once per pass — the journal's ``steps`` table holds the same steps
+        durably, so a power loss between two syncs loses no fact, only the newest lines of this mirror."""
         if not entries:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as fh:
+        with open(self.path, "a+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
-            seq, prev = self._tail()
-            lines = []
-            for e in entries:
-                seq += 1
-                entry = {"seq": seq, **e, "prev": prev}
-                entry["hash"] = prev = _digest(entry)
-                lines.append(json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str))
-            fh.write("\n".join(lines) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-            tmp = self.head.with_name(f".{self.head.name}.tmp")
-            tmp.write_text(f"{seq} {prev}\n")
-            os.replace(tmp, self.head)
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            try:
+                seq, prev = self._last(fh)
+                lines = []
+                for e in entries:
+                    seq += 1
+                    entry = {"seq": seq, **e, "prev": prev}
+                    entry["hash"] = prev = _digest(entry)
+                    lines.append(json.dumps(entry, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                                            default=str))
+                fh.seek(0, os.SEEK_END)
+                fh.write(("\n".join(lines) + "\n").encode("utf-8"))
+                fh.flush()
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def sync(self) -> None:
+        """Make the log durable and record its head (the newest sequence number and hash)."""
+        if not self.path.exists():
+            return
+        with open(self.path, "rb") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                seq, last = self._last(fh)
+                os.fsync(fh.fileno())
+                tmp = self.head.with_name(f".{self.head.name}.tmp")
+                with open(tmp, "w") as out:
+                    out.write(f"{seq} {last}\n")
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.replace(tmp, self.head)
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def verify(self) -> list[str]:
         """Problems found, as lines a person reads; empty when the chain is intact."""
         problems: list[str] = []
         prev, expected_seq = GENESIS, 1
+        hashes: dict[int, str] = {}
         try:
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
@@ -81,7 +116,11 @@ class AuditLog:
                 problems.append(f"line {n}: content does not match its hash (edited)")
                 return problems
             prev, expected_seq = entry["hash"], expected_seq + 1
-        seq, head = self._tail()
-        if (seq, head) != (expected_seq - 1, prev):
-            problems.append(f"the log ends at {expected_seq - 1} but its head says {seq}: lines were removed at the end")
+            hashes[entry["seq"]] = entry["hash"]
+        seq, head = self._head()
+        last = expected_seq - 1
+        if seq > last:
+            problems.append(f"the log ends at {last} but its head says {seq}: lines were removed at the end")
+        elif seq and hashes.get(seq) != head:
+            problems.append(f"line {seq} is not the line the head recorded: the log was rewritten")
         return problems

@@ -117,7 +117,14 @@ def approve(pipeline: Any, document_id: str, officer: Officer, secret: bytes | N
         from .delivery import deliver_document
 
         deliver_document(pipeline, row)
+    _sync_audit(pipeline)
     return entry
+
+
+def _sync_audit(pipeline: Any) -> None:
+    audit = getattr(pipeline.journal, "audit", None)
+    if audit is not None:
+        audit.sync()
 
 
 def reject(pipeline: Any, document_id: str, officer: Officer, reason: str) -> Any:
@@ -146,6 +153,7 @@ def reject(pipeline: Any, document_id: str, officer: Officer, reason: str) -> An
     from . import clock
 
     pipeline.transition(row["case_id"], f"document_returned:{row['kind']}", clock.today())
+    _sync_audit(pipeline)
     return report
 
 

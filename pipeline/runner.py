@@ -193,7 +193,12 @@ class Pipeline:
         self.harvest(block=True)
         self.seal()
         self.deliver()
+        self.sync_audit()
         return {"claimed": claimed, **self.counts()}
+
+    def sync_audit(self) -> None:
+        if self.journal.audit is not None:
+            self.journal.audit.sync()
 
     def counts(self) -> dict[str, int]:
         from sqlalchemy import func
@@ -761,6 +766,7 @@ class Pipeline:
         log.error("%s: %s", row["document_id"], error)
 
     def close(self) -> None:
+        self.sync_audit()
         self.dispatcher.close()
         self.journal.close()
 
