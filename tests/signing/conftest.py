@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +45,21 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> N
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
 
 
+@contextmanager
+def serving(cmd: list[str], port: int, cwd: Path | None = None) -> Iterator[None]:
+    """A real server process on 127.0.0.1:``port`` for the length of the block."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_for_port(port, proc)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.fixture(scope="session")
 def pki_port() -> int:
     return free_port()
@@ -59,19 +76,9 @@ def pki(tmp_path_factory, pki_port):
 def pki_server(pki, pki_port):
     """certomancer's Animator (aiohttp) serving OCSP, CRLs and RFC 3161 timestamps, as a real process."""
     exe = shutil.which("certomancer", path=str(VENV_BIN)) or "certomancer"
-    proc = subprocess.Popen(
-        [exe, "--config", str(pki.certomancer_config), "animate", "--aiohttp", "--no-web-ui", "--port", str(pki_port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for_port(pki_port, proc)
+    with serving([exe, "--config", str(pki.certomancer_config), "animate", "--aiohttp", "--no-web-ui",
+                  "--port", str(pki_port)], pki_port):
         yield pki
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")
@@ -82,19 +89,9 @@ def fast_tsa(pki) -> str:
     certomancer's ~48 ms per request; certomancer still serves OCSP and CRLs.
     """
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "signing.tsa_server", "--pki", str(pki.directory), "--port", str(port)],
-        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for_port(port, proc)
+    with serving([sys.executable, "-m", "signing.tsa_server", "--pki", str(pki.directory), "--port", str(port)],
+                 port, cwd=Path(__file__).resolve().parents[2]):
         yield f"http://127.0.0.1:{port}/tsa"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")
