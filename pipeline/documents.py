@@ -121,15 +121,16 @@ def document_lock(pipeline: Any, document_id: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def provider_bin(pipeline: Any, case_id: str) -> str | None:
-    """The provider's BIN from the application (signing policy: the certificate's organisation, issue 4 ¶4)."""
-    app = case_trees(pipeline, case_id).get("application") or {}
-    return (app.get("provider") or {}).get("bin")
+def organisation_bin(row: Any, application: dict[str, Any] | None) -> str | None:
+    """The BIN the signer's certificate must carry.  The PSC's BIN is not in the case events (contract.md),
+    so an operator's organisation is not checked."""
+    if row["signer_role"] == "operator":
+        return None
+    return ((application or {}).get("provider") or {}).get("bin")
 
 
 def organisation_for(pipeline: Any, row: Any) -> str | None:
-    # The PSC's BIN is not in the case events (contract.md), so an operator's organisation is not checked.
-    return provider_bin(pipeline, row["case_id"]) if row["signer_role"] != "operator" else None
+    return organisation_bin(row, case_trees(pipeline, row["case_id"]).get("application"))
 
 
 def sign_step(pipeline: Any, document_id: str, officer: Any, secret: bytes | None, *,

@@ -44,12 +44,13 @@ def pipeline_status(pipeline: Any) -> dict[str, Any]:
             select(col.label("status"), func.count().label("n")).group_by(col))}
 
     board = deadline_board(pipeline)
+    documents = counts(J.documents, J.documents.c.status)
     return {
         "as_of": clock.today().isoformat(),
         "inputs": counts(J.inputs, J.inputs.c.status),
         "cases": counts(J.cases, J.cases.c.status),
-        "documents": counts(J.documents, J.documents.c.status),
-        "queue": counts(J.documents, J.documents.c.status).get("queued", 0),
+        "documents": documents,
+        "queue": documents.get("queued", 0),
         "open_deadlines": len(board),
         "overdue": sum(1 for r in board if r["overdue"]),
     }

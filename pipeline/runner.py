@@ -658,10 +658,11 @@ class Pipeline:
         if seal and row["signer_role"] in AUTO_ROLES and self.config.signing.auto_seal:
             officer = self.signing.auto_officer(row["signer_role"], row["office"], _named_signer(row))
             if officer is not None and officer.backend == "pkcs12":
-                from .documents import organisation_for
+                from .documents import organisation_bin
 
+                # from the context the job already carries: no second read of the case
                 job["seal"] = {"config": self.config, "officer": officer.id,
-                               "organisation_bin": organisation_for(self, row)}
+                               "organisation_bin": organisation_bin(row, job["context"].get("application"))}
         return job
 
     def _render_failed(self, row: Any, error: str, *, transient: bool = False) -> None:

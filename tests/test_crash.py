@@ -57,7 +57,7 @@ def _check_exactly_once(root: Path) -> None:
     assert {r["status"] for r in inputs} <= {"applied", "rejected"}, {r["original_name"]: r["status"] for r in inputs}
     rejected_files = [p for p in (root / "outbox" / "rejected").rglob("*") if p.is_file() and not p.name.endswith(".error.json")]
     assert sorted(p.name for p in rejected_files) == sorted(r["original_name"] for r in inputs if r["status"] == "rejected")
-    assert (root / "outbox" / "rejected").rglob("broken.json")
+    assert any((root / "outbox" / "rejected").rglob("broken.json")), "the broken input was not rejected"
     # every document once in each route, signed exactly once per field
     docs = j.all(select(J.documents))
     assert docs and all(d["status"] == "delivered" for d in docs), {d["document_id"]: d["status"] for d in docs}
