@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-CATALOGUE_DIR = Path(__file__).resolve().parent / "catalogue"
+from pipeline.core.calendar import WorkCalendar, parse_overrides
+from pipeline.core.rules import REQUIREMENT_CONDITIONS, Requirement, RulesContext, Term
+from pipeline.errors import ConfigError
+
+FORMS_DIR = Path(__file__).resolve().parent
+CATALOGUE_DIR = FORMS_DIR / "catalogue"
+#: the decreed days off and working days (forms/calendar/overrides.toml)
+CALENDAR_OVERRIDES = FORMS_DIR / "calendar" / "overrides.toml"
 LANGUAGES = ("kk", "ru")
 SIGNER_ROLES = ("operator", "provider_seal", "inspector", "head")
 
@@ -135,3 +142,55 @@ def ground_basis(code: str, language: str) -> str:
 
 def document_name(code: str, language: str) -> str:
     return _default().document_name(code, language)
+
+
+def signers_by_role(catalogue: Catalogue | None = None) -> dict[str, frozenset[str]]:
+    """Who signs which document kind, from ``documents.toml`` (``signer = …``): the one map the core, the signer
+    and the signing policy all read."""
+    specs = (catalogue or _default())._specs.values()
+    return {role: frozenset(s.kind for s in specs if s.signer == role) for role in SIGNER_ROLES}
+
+
+def signer_of(kind: str) -> str:
+    """The role that signs ``kind`` (documents.toml)."""
+    return describe(kind).signer
+
+
+# --- the data the pure core reads (forms/catalogue/*.toml, forms/calendar/overrides.toml) --------------------
+
+_CALENDAR_REMEDY = "correct forms/calendar/overrides.toml as its header comment shows"
+
+
+def load_calendar(overrides_path: Path | None = None) -> WorkCalendar:
+    """The working-day calendar with the decreed overrides of ``overrides_path`` (default
+    ``forms/calendar/overrides.toml``).  A missing file means no overrides; a malformed one raises
+    :class:`~pipeline.errors.ConfigError` naming the file and line."""
+    path = Path(overrides_path) if overrides_path is not None else CALENDAR_OVERRIDES
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return WorkCalendar()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the calendar overrides: {exc}", remedy=_CALENDAR_REMEDY) from exc
+    days_off, working_days = parse_overrides(text, str(path))
+    return WorkCalendar(extra_days_off=days_off, extra_working_days=working_days)
+
+
+def load_rules_context(forms_dir: Path | None = None, calendar: WorkCalendar | None = None) -> RulesContext:
+    """What the rules core needs from outside, read once: the standard's documents, the terms and the calendar
+    (the core itself reads no file)."""
+    directory = Path(forms_dir) / "catalogue" if forms_dir is not None else CATALOGUE_DIR
+    with open(directory / "standard.toml", "rb") as fh:
+        standard = tomllib.load(fh)
+    with open(directory / "terms.toml", "rb") as fh:
+        terms = tomllib.load(fh)
+    reqs = tuple(
+        Requirement(code, d["required_when"], d.get("name_kk", code), d.get("name_ru", code))
+        for code, d in standard["documents"].items()
+    )
+    for r in reqs:
+        if r.required_when not in REQUIREMENT_CONDITIONS:
+            raise ConfigError(f"standard.toml: {r.code}.required_when {r.required_when!r} is unknown",
+                              remedy=f"use one of {', '.join(REQUIREMENT_CONDITIONS)}")
+    term_map = {k: Term(key=k, **v) for k, v in terms["terms"].items()}
+    return RulesContext(calendar or load_calendar(), reqs, term_map)

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 
 from .errors import ConfigError
-from .rules import KZ_TZ
+from .core.rules import KZ_TZ
 
 
 def now() -> dt.datetime:

@@ -15,7 +15,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from . import clock, rules
+from . import clock
+from .core import rules
 from . import journal as J
 from .faults import checkpoint
 from .outbox import atomic_write, atomic_write_json, route_dir, sha256

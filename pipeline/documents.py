@@ -19,7 +19,7 @@ from . import journal as J
 from .errors import NotFound, StateConflict
 from .faults import checkpoint
 from .outbox import atomic_write, sha256
-from .rules import KZ_TZ, local_date
+from .core.rules import KZ_TZ, local_date
 from .verification import verify_url
 
 SERVICE_EVENTS = {

@@ -36,9 +36,9 @@ import xmlschema
 from jsonschema.exceptions import ValidationError
 from lxml import etree
 
-from pipeline import iin as iin_mod
+from pipeline.core import iin as iin_mod
 from pipeline.errors import InputError, InputErrors, Where
-from pipeline.events import XML_NAMESPACE, Event
+from pipeline.core.events import XML_NAMESPACE, Event
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "forms" / "schemas"
 JSON_SCHEMA_PATH = SCHEMA_DIR / "case-event.schema.json"

@@ -11,7 +11,7 @@ Phases of one pass (:meth:`Pipeline.run_once`):
    take the same file);
 2. *ingest*: each input is parsed (:mod:`pipeline.ingest`); bad input goes to ``outbox/rejected/…`` with its
    ``.error.json``; a known ``event_id`` with the same bytes is a duplicate, with other bytes a conflict;
-3. *apply*: each case's pending events, in ``occurred_at`` order, through the rules core (:mod:`pipeline.rules`);
+3. *apply*: each case's pending events, in ``occurred_at`` order, through the rules core (:mod:`pipeline.core.rules`);
 4. *clock*: ¶14 transfers of unclaimed results;
 5. *render*: ordered documents, in warm worker processes (:mod:`pipeline.dispatch`);
 6. *seal*: documents that need no officer are signed with the configured key; others wait in the queue;
@@ -36,12 +36,14 @@ from typing import Any
 
 from sqlalchemy import and_, select, update
 
-from . import clock, rules
+from . import clock
+from .core import rules
+from forms.catalogue import load_rules_context
 from . import journal as J
 from .config import Config
 from .dispatch import Dispatcher, InlineDispatcher
 from .errors import Busy, InputError, QamqorError, StateConflict, TransientError, Where
-from .events import Event
+from .core.events import Event
 from .faults import checkpoint
 from .outbox import atomic_write, atomic_write_json, rejected_dir, safe_component, sha256
 
@@ -131,7 +133,7 @@ class Pipeline:
         from .audit import AuditLog
 
         self.journal = J.Journal(config.journal_url, audit=AuditLog(config.state / "audit.jsonl"))
-        self.ctx = ctx or rules.RulesContext.load()
+        self.ctx = ctx or load_rules_context()
         self.dispatcher = dispatcher or InlineDispatcher()
         if signing is None:
             from .sealing import SigningService

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from pipeline.iin import check_digit
+from pipeline.core.iin import check_digit
 
 NOT_FOR_PRODUCTION = "DEMO — NOT FOR PRODUCTION"
 ARCH = "qamqor-demo"
@@ -45,7 +45,7 @@ def make_iin(birth: str, century_sex: int, serial: int) -> str:
     """A valid IIN for ``birth`` (YYMMDD): the first serial from ``serial`` up whose check digit exists."""
     while True:
         first = f"{birth}{century_sex}{serial:04d}"
-        k = check_digit(first)  # pipeline.iin: the one implementation of the IIN's check digit
+        k = check_digit(first)  # pipeline.core.iin: the one implementation of the IIN's check digit
         if k is not None:
             return first + str(k)
         serial += 1

@@ -7,8 +7,8 @@ import itertools
 import uuid
 from typing import Any
 
-from pipeline.events import Event
-from pipeline.iin import make_iin
+from pipeline.core.events import Event
+from pipeline.core.iin import make_iin
 
 _serial = itertools.count(1)
 PROVIDER = {"code": "ED-TEST", "name_kk": "Тест ауданының білім бөлімі", "name_ru": "Отдел образования тестового района",

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from pipeline import events
+from pipeline.core import events
 from pipeline.errors import InputError, InputErrors
-from pipeline.iin import birth_date_from_iin
+from pipeline.core.iin import birth_date_from_iin
 from pipeline.ingest import load_json_schema, parse_event, parse_tree, tree_to_xml
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

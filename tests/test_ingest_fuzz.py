@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from pipeline.errors import InputError
-from pipeline.events import Event
+from pipeline.core.events import Event
 from pipeline.ingest import parse_event, tree_to_xml
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from signing_helpers import PROVIDER_BIN, PSC_BIN
 
-from pipeline.iin import check_digit as iin_check_digit
+from pipeline.core.iin import check_digit as iin_check_digit
 
 
 def _cert(officer):

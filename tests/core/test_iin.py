@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline.errors import InputError
-from pipeline.iin import (
+from pipeline.core.iin import (
     birth_date_agrees,
     birth_date_from_iin,
     check_digit,

@@ -1,7 +1,7 @@
 """The journal: every input, event, case, document, delivery and step, in SQLite (WAL) through SQLAlchemy Core.
 
 SQLite is the embedded default; the same tables run on PostgreSQL later (``research/scale-out.md``), so the
-schema goes through Alembic migrations (``pipeline/migrations``) and the code through SQLAlchemy Core only.
+schema goes through Alembic migrations (``pipeline/journal/migrations``) and the code through SQLAlchemy Core only.
 A step is recorded *before* its effect on disk; the runner's recovery reads the journal and finishes (or redoes,
 idempotently) whatever a crash interrupted.
 """

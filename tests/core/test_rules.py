@@ -1,4 +1,4 @@
-"""The Rules as a pure core (pipeline/rules.py): no files written, no clock, no database, no sleeps."""
+"""The Rules as a pure core (pipeline/core/rules.py): no files written, no clock, no database, no sleeps."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import datetime as dt
 
 import pytest
 
-from pipeline import rules
-from pipeline.calendar import WorkCalendar
+from forms.catalogue import load_rules_context
+from pipeline.core import rules
+from pipeline.core.calendar import WorkCalendar
 from pipeline.errors import InputError
 from tests import builders as B
 
-CTX = rules.RulesContext.load(calendar=WorkCalendar())
+CTX = load_rules_context(calendar=WorkCalendar())
 
 
 def run(*trees):

@@ -2,7 +2,8 @@
 
 Given a case's state, an event and the calendar, :func:`apply` says the new state, the documents to issue and
 the deadlines that open or close.  Everything the core needs from outside comes in a :class:`RulesContext`
-(the working-day calendar, the standard's list of documents, the terms).  The shell (:mod:`pipeline.runner`)
+(the working-day calendar, the standard's list of documents, the terms), built by
+:func:`forms.catalogue.load_rules_context`.  The shell (:mod:`pipeline.runner`)
 does the I/O around it.  Each rule cites the paragraph of the Rules (appendix 3 to order No. 158) it implements;
 ``docs/rules-map.md`` maps every paragraph to its code and test.
 
@@ -12,13 +13,11 @@ A case is a fold of its accepted events: ``state = apply(apply(None, e1, ctx).st
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from .calendar import WorkCalendar, add_months
-from .errors import InputError, Where
+from ..errors import InputError, Where
 from .events import (
     ApplicationSubmitted,
     ComplaintFiled,
@@ -84,24 +83,6 @@ class RulesContext:
     calendar: WorkCalendar
     requirements: tuple[Requirement, ...]
     terms: dict[str, Term]
-
-    @classmethod
-    def load(cls, forms_dir: Path | None = None, calendar: WorkCalendar | None = None) -> RulesContext:
-        """The one I/O entry point: read the standard and the terms from ``forms/catalogue``."""
-        forms_dir = forms_dir or Path(__file__).resolve().parents[1] / "forms"
-        standard = tomllib.loads((forms_dir / "catalogue" / "standard.toml").read_text(encoding="utf-8"))
-        terms = tomllib.loads((forms_dir / "catalogue" / "terms.toml").read_text(encoding="utf-8"))
-        reqs = tuple(
-            Requirement(code, d["required_when"], d.get("name_kk", code), d.get("name_ru", code))
-            for code, d in standard["documents"].items()
-        )
-        for r in reqs:
-            if r.required_when not in REQUIREMENT_CONDITIONS:
-                from .errors import ConfigError
-
-                raise ConfigError(f"standard.toml: {r.code}.required_when {r.required_when!r} is unknown")
-        term_map = {k: Term(key=k, **v) for k, v in terms["terms"].items()}
-        return cls(calendar or WorkCalendar.load(), reqs, term_map)
 
 
 # --- state ---------------------------------------------------------------------------------------------------

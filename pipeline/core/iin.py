@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipeline.errors import InputError, Where
+from ..errors import InputError, Where
 
 _W1 = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 _W2 = (3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2)

@@ -16,8 +16,8 @@ public holidays, with the days the Government moves off (or on) by its yearly de
 
 Public holidays come from the ``holidays`` package (``holidays.KZ``, which already includes the observed days,
 e.g. 2027-01-04 for New Year on a Saturday).  Decreed changes come from ``forms/calendar/overrides.toml``.
-The computations are pure: a :class:`WorkCalendar` is a value built from data; :meth:`WorkCalendar.load` is
-the one entry point that reads a file.
+The computations are pure: a :class:`WorkCalendar` is a value built from data; the file is read by the shell
+(:func:`forms.catalogue.load_calendar`) and its text parsed here (:func:`parse_overrides`).
 """
 
 from __future__ import annotations
@@ -31,15 +31,11 @@ from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import holidays
 
-from .errors import ConfigError
-
-#: Where :meth:`WorkCalendar.load` looks when no path is given.
-DEFAULT_OVERRIDES_PATH = Path(__file__).resolve().parents[1] / "forms/calendar/overrides.toml"
+from ..errors import ConfigError
 
 #: Kazakh names: Kazakh is the state language and ``holidays.KZ``'s default; it has no Russian names.
 _HOLIDAY_LANGUAGE = "kk"
@@ -90,24 +86,6 @@ class WorkCalendar:
         self._source = holiday_source if holiday_source is not None else _kz_holidays
         self._years: dict[int, _Year] = {}
         self._lock = threading.Lock()
-
-    # --- the one I/O entry point ----------------------------------------------------------------------------
-
-    @classmethod
-    def load(cls, overrides_path: Path | None = None) -> WorkCalendar:
-        """The calendar with the decreed overrides of ``overrides_path`` (default: ``forms/calendar/overrides.toml``).
-
-        A missing file means no overrides.  A malformed file raises :class:`ConfigError` naming the file and line.
-        """
-        path = Path(overrides_path) if overrides_path is not None else DEFAULT_OVERRIDES_PATH
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return cls()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read the calendar overrides: {exc}", remedy=_REMEDY) from exc
-        days_off, working_days = parse_overrides(text, str(path))
-        return cls(extra_days_off=days_off, extra_working_days=working_days)
 
     # --- the overrides, for display and diagnostics ---------------------------------------------------------
 

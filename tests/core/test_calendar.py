@@ -1,6 +1,6 @@
 """Kazakhstan working days (pipeline/calendar.py): the calendar every deadline of the Rules is counted in.
 
-Pure: calendars are built in memory; only the ``load`` tests touch files (the shipped overrides, and ``tmp_path``).
+Pure: calendars are built in memory (reading the file is the shell's: tests/forms/test_calendar_file.py).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.calendar import DEFAULT_OVERRIDES_PATH, WorkCalendar, add_months, parse_overrides
+from pipeline.core.calendar import WorkCalendar, add_months, parse_overrides
 from pipeline.errors import ConfigError
 
 KZ = WorkCalendar()  # one shared calendar, so the per-year cache is warm across examples
@@ -186,27 +186,6 @@ def test_parse_overrides_names_file_and_line(text, line, words):
 def test_parse_overrides_unknown_table():
     with pytest.raises(ConfigError, match="days_off.*unknown table"):
         parse_overrides("[[days_off]]\ndate = 2099-01-05\n")
-
-
-def test_the_shipped_overrides_load():
-    assert DEFAULT_OVERRIDES_PATH.is_file()
-    calendar = WorkCalendar.load()
-    # The sample in the file's comment must stay a comment.
-    assert date(2099, 1, 5) not in calendar.extra_days_off
-    assert date(2099, 1, 3) not in calendar.extra_working_days
-
-
-def test_load_reads_a_file_and_tolerates_a_missing_one(tmp_path):
-    path = tmp_path / "overrides.toml"
-    path.write_text(GOOD, encoding="utf-8")
-    calendar = WorkCalendar.load(path)
-    assert calendar.extra_days_off == {date(2099, 1, 5)}
-    assert calendar.is_working_day(date(2099, 1, 3))
-    assert not calendar.is_working_day(date(2099, 1, 5))
-    assert WorkCalendar.load(tmp_path / "absent.toml").extra_days_off == frozenset()
-    path.write_text("[[day_off]]\ndate = 2099-01-05\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=rf"{path.name}, line 1: .*missing reason_kk"):
-        WorkCalendar.load(path)
 
 
 # --- add_months (¶14: a result is kept for one month) --------------------------------------------------------
