@@ -23,6 +23,20 @@ $(STAMP): pyproject.toml scripts/ensure-debian-packages
 
 setup: $(STAMP)
 
+# The reference validators (EU DSS, veraPDF: tools/validators/, #12.5), one jar the slow tests run. Rebuilt only
+# when the jar is missing or tools/validators/ changed; offline from ~/.m2 when that already has everything.
+VALIDATORS := tools/validators
+VALIDATORS_JAR := $(VALIDATORS)/target/validators.jar
+VALIDATORS_STAMP := $(VALIDATORS)/target/.built
+.PHONY: validators
+setup: validators
+validators: $(VALIDATORS_STAMP)
+	@test -f $(VALIDATORS_JAR) || { rm -f $(VALIDATORS_STAMP); $(MAKE) --no-print-directory $(VALIDATORS_STAMP); }
+$(VALIDATORS_STAMP): $(VALIDATORS)/pom.xml $(shell find $(VALIDATORS)/src -type f 2>/dev/null)
+	@command -v mvn >/dev/null || { echo "make validators: Maven (mvn) and a JDK 17 are needed"; exit 1; }
+	cd $(VALIDATORS) && { mvn -q -o -B package -DskipTests >/dev/null 2>&1 || mvn -q -B package -DskipTests; }
+	touch $@
+
 run: setup
 	test -f qamqor.toml || $(BIN)/qamqor demo
 	env $(DEMO_CLOCK) $(BIN)/qamqor run --once
@@ -32,7 +46,7 @@ watch: setup
 	test -f qamqor.toml || $(BIN)/qamqor demo
 	env $(DEMO_CLOCK) $(BIN)/qamqor run
 
-test: setup
+test: setup lint
 	$(BIN)/pytest -n auto $(PYTEST_ARGS)
 
 test-fast: setup
@@ -44,8 +58,10 @@ preview: setup
 bench: setup
 	$(BIN)/python -m bench
 
+# ruff, and the layers as import-linter contracts ([tool.importlinter] in pyproject.toml)
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) var outbox/* preview .pytest_cache

@@ -3,7 +3,7 @@
 Measures, in one process and on the same one-page document with an empty 80×30 mm signature field:
 - qamqor ``sign_pdf`` B-B, RSA-2048, with the visible Kazakh stamp (target ≤ 20 ms median), and the same with
   a new verification URL per signature (so the QR code is encoded every time, as for a batch of documents);
-- qamqor ``sign_pdf`` B-T against a local RFC 3161 server (``python -m signing.tsa_server`` on 127.0.0.1, a
+- qamqor ``sign_pdf`` B-T against a local RFC 3161 server (``python -m signing.testing.tsa_server`` on 127.0.0.1, a
   separate process; target ≤ 30 ms), and the TSA's round trip alone;
 - stock pyHanko: ``SimpleSigner.load_pkcs12`` + ``PdfSigner.sign_pdf`` with defaults (B-B, and B-T with
   ``HTTPTimeStamper`` against the same TSA), side by side;
@@ -31,8 +31,9 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter  # noq
 from pyhanko.sign import signers  # noqa: E402
 from pyhanko.sign.fields import SigFieldSpec, SigSeedSubFilter, append_signature_field  # noqa: E402
 
+from forms.catalogue import signers_by_role  # noqa: E402
 from signing import SigningOptions, StampInfo, load_pkcs12, sign_pdf  # noqa: E402
-from signing.pki import build_pki  # noqa: E402
+from signing.testing.pki import build_pki  # noqa: E402
 
 MM = 72 / 25.4
 HTML = """<!DOCTYPE html><html lang="kk"><head><meta charset="utf-8"><style>
@@ -68,7 +69,7 @@ def start_certomancer(pki, port: int) -> subprocess.Popen:
 
 def start_fast_tsa(pki, port: int) -> subprocess.Popen:
     root = Path(__file__).resolve().parents[1]
-    return wait_for(subprocess.Popen([sys.executable, "-m", "signing.tsa_server", "--pki", str(pki.directory),
+    return wait_for(subprocess.Popen([sys.executable, "-m", "signing.testing.tsa_server", "--pki", str(pki.directory),
                                       "--port", str(port)], cwd=root, stdout=subprocess.DEVNULL), port)
 
 
@@ -128,8 +129,9 @@ def main() -> None:
             key = load_pkcs12(head.p12, head.password)
             stamp = StampInfo("kk", head.name, "Білім бөлімінің басшысы",
                               "https://qamqor.example.kz/v/6f1c2a4e-0d8b-4a51-9a4e-2b7f1c0d9e11")
-            bb = SigningOptions(level="B-B", trust_roots=[pki.root_cert])
-            bt = SigningOptions(level="B-T", tsa_url=tsa_url, trust_roots=[pki.root_cert])
+            who_signs = signers_by_role()  # who signs what: the catalogue's, as the application passes it
+            bb = SigningOptions(level="B-B", trust_roots=[pki.root_cert], allowed_roles=who_signs)
+            bt = SigningOptions(level="B-T", tsa_url=tsa_url, trust_roots=[pki.root_cert], allowed_roles=who_signs)
 
             def ours(options):
                 return lambda: sign_pdf(pdf, field="sig-head", key=key, approved_sha256=approved, officer_iin=head.iin,

@@ -83,7 +83,7 @@ def main() -> None:
 
     from pipeline import queue as Q
     from pipeline.config import Config
-    from pipeline.runner import Pipeline
+    from pipeline.runner import Runner
     from pipeline.web import create_app
     from tests.web.conftest import Server, csrf_of
 
@@ -95,28 +95,27 @@ def main() -> None:
         t0 = time.perf_counter()
         setup(root, args.n)
         config = Config.load(root / "qamqor.toml")
-        p = Pipeline(config)
-        p.run_once(settle=False)
+        runner = Runner(config)
+        runner.run_once(settle=False)
+        s = runner.services
         # ¶10–11: the inspectors sign the acts first (not timed), then the head signs the decisions
-        from pipeline.cli import _demo_officer
-
         for _ in range(3):
-            for item in Q.pending(p, role="inspector"):
-                Q.approve(p, item.document_id, _demo_officer(p, Q.get(p, item.document_id)), None)
+            for item in Q.pending(s, role="inspector"):
+                Q.approve(s, item.document_id, Q.demo_officer(s, Q.get(s, item.document_id)), None)
         print(f"set-up: {2 * args.n} cases rendered, their acts signed, in {time.perf_counter() - t0:.1f} s")
         head = config.officer("head")
         secret = head.secret
 
         # --- the CLI path: queue.approve per document --------------------------------------------------
-        cli_docs = [i.document_id for i in Q.pending(p, officer=head) if i.case_id.startswith("C-")][: args.n]
+        cli_docs = [i.document_id for i in Q.pending(s, officer=head) if i.case_id.startswith("C-")][: args.n]
         t0 = time.perf_counter()
         for d in cli_docs:
-            Q.approve(p, d, head, secret.encode())
+            Q.approve(s, d, head, secret.encode())
         cli_s = time.perf_counter() - t0
-        p.signing.forget(head)
+        s.signatures.forget(head)
 
         # --- the web desk: one POST signs the batch, then verifies each -----------------------------------
-        app = create_app(config, pipeline=p)
+        app = create_app(config, services=s)
         with Server(app) as server, httpx.Client(base_url=server.url, follow_redirects=True, timeout=600) as http:
             page = http.get("/login")
             page = http.post("/login", data={"officer": "head", "password": PASSWORD, "csrf": csrf_of(page.text)})
@@ -127,7 +126,7 @@ def main() -> None:
             valid = r.text.count('class="badge valid"')
 
             clone_queue(root, args.queue)
-            pending = len(Q.pending(p))
+            pending = len(Q.pending(s))
             http.get("/queue")
             lat = []
             for _ in range(20):
@@ -146,6 +145,7 @@ def main() -> None:
             "queue_page_p90_ms": round(sorted(lat)[int(len(lat) * 0.9) - 1], 1),
             "queue_page_target_ms": 200,
         }, indent=2))
+        runner.close()
     finally:
         os.chdir("/")
         shutil.rmtree(tmp, ignore_errors=True)

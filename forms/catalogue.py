@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from pipeline.core.calendar import WorkCalendar, parse_overrides
-from pipeline.core.rules import REQUIREMENT_CONDITIONS, Requirement, RulesContext, Term
+from pipeline.core.case import REQUIREMENT_CONDITIONS, Requirement, RulesContext, Term
 from pipeline.errors import ConfigError
 
 FORMS_DIR = Path(__file__).resolve().parent
@@ -25,8 +25,15 @@ LANGUAGES = ("kk", "ru")
 SIGNER_ROLES = ("operator", "provider_seal", "inspector", "head")
 
 
-class CatalogueError(LookupError):
-    """An unknown document kind, ground, document code or language: fix the caller or the catalogue TOML."""
+class CatalogueError(ConfigError, LookupError):
+    """An unknown document kind, ground, document code or language: fix the caller or the catalogue TOML.
+
+    A configuration error (legal wording is configuration, style.md) with its own code; still a
+    ``LookupError`` for callers that catch it so.
+    """
+
+    code = "E-CATALOGUE"
+    remedy = "correct the name, or add it to the catalogue under forms/catalogue/"
 
 
 @dataclass(frozen=True)
@@ -193,4 +200,5 @@ def load_rules_context(forms_dir: Path | None = None, calendar: WorkCalendar | N
             raise ConfigError(f"standard.toml: {r.code}.required_when {r.required_when!r} is unknown",
                               remedy=f"use one of {', '.join(REQUIREMENT_CONDITIONS)}")
     term_map = {k: Term(key=k, **v) for k, v in terms["terms"].items()}
-    return RulesContext(calendar or load_calendar(), reqs, term_map)
+    signers = {kind: spec.signer for kind, spec in Catalogue(directory)._specs.items()}
+    return RulesContext(calendar or load_calendar(), reqs, term_map, signers)

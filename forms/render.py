@@ -41,6 +41,9 @@ from weasyprint.pdf.metadata import DocumentMetadata
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
+from pipeline.core.case import local_time
+from pipeline.errors import ExitCode, QamqorError
+
 from .catalogue import LANGUAGES, Catalogue, DocumentSpec
 
 FORMS_DIR = Path(__file__).resolve().parent
@@ -49,12 +52,27 @@ SIG_WIDTH_MM, SIG_HEIGHT_MM = 80, 30
 XMP_NS = "urn:kz:qamqor:document:1"
 
 
-class RenderError(RuntimeError):
-    """A document could not be rendered as the archive needs it; the message says what to fix."""
+class RenderError(QamqorError, RuntimeError):
+    """A document could not be rendered as the archive needs it; the message says what to fix.
+
+    Still a ``RuntimeError`` for callers that catch it so.  The exit code is configuration's: what fixes it
+    lies in ``forms/`` (templates, fonts, catalogue), which the README counts as configuration.
+    """
+
+    exit_code = ExitCode.config_error
+    code = "E-RENDER"
+    remedy = "fix the template or the context it names (forms/templates/)"
 
 
 class FontFallbackError(RenderError):
-    """Text would be drawn with a font the project does not ship, or with no glyph at all."""
+    """Text would be drawn with a font the project does not ship, or with no glyph at all.
+
+    The message names each character (code point and glyph) or the foreign font family.
+    """
+
+    code = "E-RENDER-FONT"
+    remedy = ("ship a font that has the glyph in forms/fonts/ (with its licence), or correct the text; "
+              "fonts installed on the machine are never used, so installing one does not help")
 
 
 @dataclass(frozen=True)
@@ -82,42 +100,53 @@ def harfbuzz_subsetting_available() -> bool:
 # --------------------------------------------------------------------------------------------------------------
 # dates in the official style (research/kazakh-document-style.md §4): month names are data (months.toml)
 
+def _as_datetime(value) -> dt.datetime:
+    """A moment on Kazakhstan's clock (UTC+05:00), whatever offset it carried (issue 11 #9); a naive one is
+    taken as Kazakhstan's own."""
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return local_time(moment) if moment.tzinfo is not None else moment
+
+
 def _as_date(value) -> dt.date:
+    """A date; a moment gives its day in Kazakhstan (the day the core counts), never the sender's day."""
     if isinstance(value, dt.datetime):
-        return value.date()
+        return _as_datetime(value).date()
     if isinstance(value, dt.date):
         return value
     text = str(value)
     if "T" in text:
-        return dt.datetime.fromisoformat(text).date()
+        return _as_datetime(text).date()
     return dt.date.fromisoformat(text[:10])
 
 
-def _as_datetime(value) -> dt.datetime:
-    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+def decimal_comma(value, places: int = 1) -> str:
+    """«78,5»: Kazakh and Russian official style write a decimal comma; thousands grouped with a no-break space."""
+    text = f"{float(value):,.{places}f}"
+    return text.replace(",", "\u00a0").replace(".", ",")
 
 
 class Dates:
-    def __init__(self, months: dict):
+    """The official date forms; patterns from service.toml ``[dates]``, month names from months.toml."""
+
+    def __init__(self, months: dict, patterns: dict | None = None):
         self.months = months
+        self.patterns = patterns or {}
 
     def kk(self, value, case: str = "nom") -> str:
         """«2026 жылғы 14 желтоқсан» (nom), «… 14 желтоқсандағы» (attr), «… желтоқсанда» (loc), abl, dat."""
         d = _as_date(value)
-        return f"{d.year}\u00a0жылғы {d.day}\u00a0{self.months['kk_' + case][d.month - 1]}"
+        return self.patterns["kk"].format(year=d.year, day=d.day, month=self.months["kk_" + case][d.month - 1])
 
     def ru(self, value) -> str:
         """«14 декабря 2026 года»."""
         d = _as_date(value)
-        return f"{d.day}\u00a0{self.months['ru_gen'][d.month - 1]} {d.year}\u00a0года"
+        return self.patterns["ru"].format(year=d.year, day=d.day, month=self.months["ru_gen"][d.month - 1])
 
-    @staticmethod
-    def digits(value) -> str:
-        return _as_date(value).strftime("%d.%m.%Y")
+    def digits(self, value) -> str:
+        return _as_date(value).strftime(self.patterns.get("digits", "%d.%m.%Y"))
 
-    @staticmethod
-    def hm(value) -> str:
-        return _as_datetime(value).strftime("%H:%M")
+    def hm(self, value) -> str:
+        return _as_datetime(value).strftime(self.patterns.get("time", "%H:%M"))
 
 
 def full_name(person) -> str:
@@ -162,7 +191,7 @@ class Renderer:
     def __init__(self, forms_dir: Path | None = None):
         self.forms_dir = Path(forms_dir or FORMS_DIR).resolve()
         self.catalogue = Catalogue(self.forms_dir / "catalogue")
-        self.dates = Dates(self.catalogue.months)
+        self.dates = Dates(self.catalogue.months, self.catalogue.service.get("dates"))
         self.fetcher = FormsOnlyFetcher(self.forms_dir)
         self.base_url = (self.forms_dir / "templates").as_uri() + "/"
         self.font_config = FontConfiguration()
@@ -178,7 +207,7 @@ class Renderer:
         )
         self.env.filters.update(
             date_kk=self.dates.kk, date_ru=self.dates.ru, digits=self.dates.digits, hm=self.dates.hm,
-            fio=full_name, capitalize_first=lambda s: s[:1].upper() + s[1:],
+            fio=full_name, capitalize_first=lambda s: s[:1].upper() + s[1:], decimal=decimal_comma,
         )
         self._qr = lru_cache(maxsize=512)(self._qr_data_uri)
         for kind in self.catalogue.document_kinds():   # compile every template now, fail early
@@ -254,11 +283,16 @@ class Renderer:
         issuer = (application.get("psc") if spec.issuer == "psc" else None) or application.get("provider") or {}
         computed = context.get("computed") or {}
         service_name = computed.get(f"service_name_{language}") or cat.service["service"][f"name_{language}"]
-        doc = context.get("document") or {}
+        doc = dict(context.get("document") or {})
+        if doc.get("number") == doc.get("id"):
+            # the shell's fallback prints the internal id: the office's registration number, or none (issue 11 #9)
+            doc["number"] = computed.get("registration_number") or ""
         values = dict(context)
+        values["document"] = doc
         values.update(
             spec=spec, lang=language, title=spec.title(language), issuer=issuer, service_name=service_name,
             service=cat.service, rules=cat.service["rules"][language],
+            rules_title_gen=cat.service["rules"][f"citation_{language}"], standard=cat.standard,
             form_label=cat.service["rules"][f"form_{language}"],
             edoc=cat.service["electronic_document"][language],
             qr_caption=cat.service["electronic_document"][f"qr_{language}"],

@@ -1,5 +1,7 @@
-"""The ``qamqor`` command (contract.md, "Command line").
+"""The ``qamqor`` command (contract.md, "Command line"): the commands and their options only.
 
+The work is elsewhere: a pass is :class:`pipeline.runner.Runner`, watching the inbox :mod:`pipeline.watch`, the
+queue and its batches :mod:`pipeline.queue`, the reports :mod:`pipeline.reports`, logging :mod:`pipeline.logs`.
 Errors a user can meet print one line (``E-CODE: message — remedy``) and exit with the typed code of
 :class:`pipeline.errors.ExitCode`; a traceback goes to the log (``<state>/qamqor.log``), or to the terminal with
 ``--debug``.
@@ -13,53 +15,28 @@ import json
 import logging
 import os
 import sys
-import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
-from .config import Config
-from .errors import ConfigError, ExitCode, NotFound, QamqorError, TransientError
+from .config import Config, Officer
+from .errors import ConfigError, ExitCode, NotFound, QamqorError
+from .logs import setup_logging
+
+if TYPE_CHECKING:
+    from .runner import Runner
+    from .services import Services
 
 log = logging.getLogger("qamqor")
 
 
-class JsonLines(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return json.dumps({"at": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
-                           "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()},
-                          ensure_ascii=False)
-
-
-class NoTracebacks(logging.Filter):
-    """The terminal gets one line per error; tracebacks go to the log file (or the terminal with --debug)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.exc_info is None or "--debug" in sys.argv
-
-
-def setup_logging(config: Config | None, fmt: str, verbose: bool) -> None:
-    root = logging.getLogger()
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for h in list(root.handlers):
-        root.removeHandler(h)
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    console.setFormatter(JsonLines() if fmt == "json" else logging.Formatter("%(levelname)s %(message)s"))
-    console.addFilter(NoTracebacks())
-    root.addHandler(console)
-    if config is not None:
-        config.state.mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(config.state / "qamqor.log", encoding="utf-8")
-        fh.setFormatter(JsonLines() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        root.addHandler(fh)
-    for noisy in ("fontTools", "weasyprint", "alembic", "pyhanko"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 class State:
+    """What the group's options say, and the installation built from them on first use."""
+
     def __init__(self, config_path: str | None, debug: bool, log_format: str, verbose: bool):
         self.config_path = Path(config_path) if config_path else None
         self.debug = debug
@@ -74,10 +51,33 @@ class State:
             setup_logging(self._config, self.log_format, self.verbose)
         return self._config
 
-    def pipeline(self, **kw: Any) -> Any:
-        from .runner import Pipeline
+    @contextmanager
+    def services(self) -> Iterator[Services]:
+        """The journal and the signers, for a command that reads or signs but runs no pass (no workers)."""
+        from .services import Services
 
-        return Pipeline(self.config, **kw)
+        services = Services.build(self.config)
+        try:
+            yield services
+        finally:
+            services.close()
+
+    @contextmanager
+    def runner(self, workers: int | None = None) -> Iterator[Runner]:
+        """A runner with its dispatcher (inline for one worker, else warm worker processes) and, on a terminal,
+        a progress bar."""
+        from .progress import NullProgress, TerminalBar
+        from .runner import Runner
+        from .workers import InlineDispatcher, ProcessDispatcher
+
+        n = workers if workers is not None else self.config.workers
+        dispatcher = InlineDispatcher() if n == 1 else ProcessDispatcher(n)
+        runner = Runner(self.config, dispatcher=dispatcher,
+                        progress=TerminalBar() if sys.stderr.isatty() else NullProgress())
+        try:
+            yield runner
+        finally:
+            runner.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -101,100 +101,17 @@ def cli(ctx: click.Context, config_path: str | None, debug: bool, log_format: st
 @click.pass_obj
 def run(state: State, once: bool, workers: int | None) -> None:
     """Watch inbox/ and process case events."""
-    from .dispatch import InlineDispatcher, ProcessDispatcher
-    from .runner import StateLock
-    from .stages import warm
+    from .locks import StateLock
 
-    config = state.config
-    n = workers if workers is not None else config.workers
-    with StateLock(config.state):
-        dispatcher = InlineDispatcher() if n == 1 else ProcessDispatcher(n, initializer=warm)
-        show = sys.stderr.isatty()
+    with StateLock(state.config.state), state.runner(workers) as runner:
+        if once:
+            from .reports import format_pass
 
-        def progress(phase: str, done: int, total: int) -> None:
-            if show and total > 1:
-                width = 30
-                filled = int(width * done / total)
-                click.echo(f"\r{phase:8} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}", err=True,
-                           nl=done == total)
+            click.echo(format_pass(runner.services, runner.run_once()))
+        else:
+            from .watch import watch
 
-        pipeline = state.pipeline(dispatcher=dispatcher, progress=progress)
-        try:
-            if once:
-                counts = pipeline.run_once()
-                click.echo(_summary(pipeline, counts))
-            else:
-                _watch(pipeline)
-        finally:
-            pipeline.close()
-
-
-def _summary(pipeline: Any, counts: dict[str, int]) -> str:
-    from sqlalchemy import func, select
-
-    from . import journal as J
-
-    rows = pipeline.journal.all(select(J.inputs.c.status, func.count().label("n")).group_by(J.inputs.c.status))
-    inputs = ", ".join(f"{r['status']} {r['n']}" for r in rows) or "none"
-    docs = ", ".join(f"{k.removeprefix('documents_')} {v}" for k, v in sorted(counts.items())
-                     if k.startswith("documents_")) or "none"
-    return f"inputs: {inputs}\ndocuments: {docs}"
-
-
-def _is_network_fs(path: Path) -> bool:
-    try:
-        mounts = Path("/proc/mounts").read_text().splitlines()
-    except OSError:
-        return False
-    best, fstype = "", ""
-    target = str(path.resolve())
-    for line in mounts:
-        parts = line.split()
-        if len(parts) >= 3 and target.startswith(parts[1]) and len(parts[1]) > len(best):
-            best, fstype = parts[1], parts[2]
-    return fstype.startswith(("nfs", "cifs", "smb", "fuse.sshfs", "9p"))
-
-
-def _watch(pipeline: Any) -> None:
-    """watchdog for prompt reaction, plus a full scan every few seconds: events alone are not trusted, and on
-    network filesystems (NFS, SMB) where none arrive, watchdog's polling observer is used."""
-    from watchdog.events import FileSystemEventHandler
-    from watchdog.observers import Observer
-    from watchdog.observers.polling import PollingObserver
-
-    wake = threading.Event()
-
-    class Handler(FileSystemEventHandler):
-        def on_any_event(self, event: Any) -> None:
-            wake.set()
-
-    import signal
-
-    stop = threading.Event()
-
-    def on_term(signum: int, frame: Any) -> None:
-        stop.set()  # finish the pass in flight, then exit
-        wake.set()
-
-    signal.signal(signal.SIGTERM, on_term)
-    config = pipeline.config
-    observer = PollingObserver(timeout=config.scan_interval) if _is_network_fs(config.inbox) else Observer()
-    observer.schedule(Handler(), str(config.inbox), recursive=False)
-    observer.start()
-    log.warning("watching %s (every %.0f s and on file-system events)", config.inbox, config.scan_interval)
-    try:
-        while not stop.is_set():
-            try:
-                pipeline.run_once()
-            except TransientError as err:  # a full disk, a server down: wait and resume, never give up
-                log.warning("%s", err.one_line())
-            wake.wait(timeout=config.scan_interval)
-            wake.clear()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        observer.stop()
-        observer.join()
+            watch(runner)
 
 
 # --- demo --------------------------------------------------------------------------------------------------
@@ -207,8 +124,7 @@ def demo(state: State, force: bool) -> None:
     """Make a demo setup here (NOT FOR PRODUCTION) and drop example events into inbox/."""
     from .demo import make_demo
 
-    cwd = Path.cwd()
-    path = make_demo(cwd, force=force)
+    path = make_demo(Path.cwd(), force=force)
     click.echo(f"demo configuration: {path} (insecure: demo secrets inside, not for production)")
     click.echo("example events are in inbox/; next: qamqor run --once, then qamqor queue approve --all")
 
@@ -221,12 +137,9 @@ def queue() -> None:
     """The signature queue."""
 
 
-def _officer(state: State, officer_id: str | None) -> Any:
-    config = state.config
-    oid = officer_id or config.default_officer
-    if oid is None:
-        return None
-    return config.officer(oid)
+def _officer(state: State, officer_id: str | None) -> Officer | None:
+    oid = officer_id or state.config.default_officer
+    return state.config.officer(oid) if oid is not None else None
 
 
 @queue.command("list")
@@ -237,8 +150,8 @@ def _officer(state: State, officer_id: str | None) -> Any:
 def queue_list(state: State, role: str | None, officer_id: str | None, as_json: bool) -> None:
     from . import queue as Q
 
-    pipeline = state.pipeline()
-    items = Q.pending(pipeline, officer=_officer(state, officer_id), role=role)
+    with state.services() as s:
+        items = Q.pending(s, officer=_officer(state, officer_id), role=role)
     if as_json:
         click.echo(json.dumps([i.to_dict() for i in items], ensure_ascii=False, indent=2))
         return
@@ -258,20 +171,21 @@ def queue_list(state: State, role: str | None, officer_id: str | None, as_json: 
 def queue_show(state: State, document_id: str, officer_id: str | None) -> None:
     from . import queue as Q
 
-    pipeline = state.pipeline()
-    row = Q.get(pipeline, document_id)
-    officer = _officer(state, officer_id)
-    if officer is not None and not Q.may_act(officer, row):
-        raise NotFound(f"no document {document_id} for {officer.id}")
-    item = Q._item(pipeline, row)
+    with state.services() as s:
+        doc = Q.get(s, document_id)
+        officer = _officer(state, officer_id)
+        if officer is not None and not Q.may_act(s, officer, doc):
+            raise NotFound(f"no document {document_id} for {officer.id}")
+        item = Q.item(s, doc)
     for k, v in item.to_dict().items():
         click.echo(f"{k:17} {v}")
-    click.echo(f"{'status':17} {row['status']}")
-    click.echo(f"{'file':17} {row['pdf_path']}")
+    click.echo(f"{'status':17} {doc.status}")
+    click.echo(f"{'file':17} {doc.pdf_path}")
 
 
-def _ask_secret(state: State, officer: Any, pipeline: Any) -> bytes | None:
-    secret = pipeline.signing.secret_for(officer, None)
+def _ask_secret(services: Services, officer: Officer) -> bytes | None:
+    """The officer's secret from the environment (or the demo configuration), else asked on the terminal."""
+    secret = services.signatures.secret_for(officer, None)
     if secret is not None:
         return secret
     if not sys.stdin.isatty():
@@ -295,65 +209,25 @@ def queue_approve(state: State, document_ids: tuple[str, ...], all_: bool, role:
 
     if not document_ids and not all_:
         raise click.UsageError("name documents or give --all")
-    pipeline = state.pipeline()
     officer = _officer(state, officer_id)
-    config = state.config
-    if officer is None and not config.demo:
+    if officer is None and not state.config.demo:
         raise click.UsageError("give --officer (or set pipeline.default_officer)")
-    failures = 0
-    codes: set[int] = set()
-    signed = 0
-    # One pass per signature round: an act needs its inspectors in turn.
-    for _round in range(8):
-        if all_:
-            items = Q.pending(pipeline, officer=officer, role=role)
-            ids = [i.document_id for i in items]
-        else:
-            ids = [d for d in document_ids if Q.get(pipeline, d)["status"] in Q.WAITING] if _round else list(document_ids)
-        if not ids:
-            break
-        secrets: dict[str, bytes | None] = {}
-        progressed = False
-        for doc_id in ids:
-            row = Q.get(pipeline, doc_id)
-            if all_ and Q.waiting_for(pipeline, row):
-                continue  # its turn comes in a later round (the order after the act)
-            who = officer or _demo_officer(pipeline, row)
-            if who is None:
-                click.echo(f"{doc_id}: no demo officer may sign {row['kind']} of {row['office']}", err=True)
-                failures += 1
+    signed, failures, codes = 0, 0, set()
+    with state.services() as s:
+        for a in Q.approve_batch(s, None if all_ else document_ids, officer=officer, role=role,
+                                 secret=lambda who: _ask_secret(s, who)):
+            if a.ok:
+                signed += 1
+                click.echo(f"signed {a.document_id} ({(a.entry or {}).get('field')}) as {a.officer.name}")
                 continue
-            if who.id not in secrets:
-                secrets[who.id] = _ask_secret(state, who, pipeline)
-            try:
-                entry = Q.approve(pipeline, doc_id, who, secrets[who.id])
-            except QamqorError as err:
-                click.echo(f"{doc_id}: {err.one_line()}", err=True)
-                failures += 1
-                codes.add(int(err.exit_code))
-                continue
-            signed += 1
-            progressed = True
-            click.echo(f"signed {doc_id} ({entry.get('field')}) as {who.name}")
-        if not progressed or not all_ and officer is not None:
-            break
+            failures += 1
+            if a.error is not None:
+                codes.add(int(a.error.exit_code))
+            click.echo(f"{a.document_id}: {a.message}", err=True)
     click.echo(f"{signed} signature(s), {failures} failure(s)")
     if failures:
         # one kind of failure: its own code (README's table); several kinds: "signing failed"
         sys.exit(codes.pop() if len(codes) == 1 else int(ExitCode.signing_failed))
-
-
-def _demo_officer(pipeline: Any, row: Any) -> Any:
-    from . import queue as Q
-
-    signers = json.loads(row["signers"] or "[]")
-    done = row["signatures_done"] or 0
-    want = signers[done].get("iin") if done < len(signers) else None
-    candidates = [o for o in pipeline.config.officers if Q.may_act(o, row)]
-    for o in candidates:
-        if want and o.iin == want:
-            return o
-    return candidates[0] if candidates and not want else (candidates[done] if done < len(candidates) else None)
 
 
 @queue.command("reject")
@@ -364,14 +238,13 @@ def _demo_officer(pipeline: Any, row: Any) -> Any:
 def queue_reject(state: State, document_id: str, reason: str, officer_id: str | None) -> None:
     from . import queue as Q
 
-    pipeline = state.pipeline()
     officer = _officer(state, officer_id)
-    if officer is None:
-        row = Q.get(pipeline, document_id)
-        officer = _demo_officer(pipeline, row) if state.config.demo else None
+    with state.services() as s:
+        if officer is None and state.config.demo:
+            officer = Q.demo_officer(s, Q.get(s, document_id))
         if officer is None:
             raise click.UsageError("give --officer")
-    Q.reject(pipeline, document_id, officer, reason)
+        Q.reject(s, document_id, officer, reason)
     click.echo(f"returned {document_id} to the back office: {reason}")
 
 
@@ -382,10 +255,10 @@ def queue_retry(state: State, document_ids: tuple[str, ...]) -> None:
     """Render again documents set aside as failed (after the cause was fixed); `qamqor run` picks them up."""
     from . import queue as Q
 
-    pipeline = state.pipeline()
-    for doc_id in document_ids:
-        Q.retry(pipeline, doc_id)
-        click.echo(f"{doc_id}: ordered again")
+    with state.services() as s:
+        for doc_id in document_ids:
+            Q.retry(s, doc_id)
+            click.echo(f"{doc_id}: ordered again")
 
 
 # --- verify ------------------------------------------------------------------------------------------------
@@ -431,8 +304,8 @@ def status(state: State, case_id: str | None, as_json: bool) -> None:
     """The pipeline, or one case: its state, documents and deadlines."""
     from .reports import case_status, pipeline_status
 
-    pipeline = state.pipeline()
-    data = case_status(pipeline, case_id) if case_id else pipeline_status(pipeline)
+    with state.services() as s:
+        data = case_status(s, case_id) if case_id else pipeline_status(s)
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return
@@ -450,8 +323,8 @@ def deadlines(state: State, overdue: bool, as_of: dt.datetime | None, as_json: b
     """Every open deadline of every case, in working days (overdue first)."""
     from .reports import deadline_board
 
-    pipeline = state.pipeline()
-    rows = deadline_board(pipeline, as_of.date() if as_of else None, overdue_only=overdue)
+    with state.services() as s:
+        rows = deadline_board(s, as_of.date() if as_of else None, overdue_only=overdue)
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
         return
@@ -511,7 +384,7 @@ def main() -> None:
     except QamqorError as err:
         if debug:
             traceback.print_exc()
-        logging.getLogger("qamqor").debug("error", exc_info=True)
+        log.debug("error", exc_info=True)
         click.echo(err.one_line(), err=True)
         sys.exit(int(err.exit_code))
     except SystemExit:
@@ -519,7 +392,7 @@ def main() -> None:
     except BaseException as exc:  # a bug: one line here, the traceback in the log
         if debug:
             traceback.print_exc()
-        logging.getLogger("qamqor").error("internal error", exc_info=True)
+        log.error("internal error", exc_info=True)
         click.echo(f"E-INTERNAL: {type(exc).__name__}: {exc} — see the log (or run with --debug)", err=True)
         sys.exit(int(ExitCode.internal))
     sys.exit(0)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 
-from .errors import ConfigError
 from .core.rules import KZ_TZ
+from .errors import ConfigError
 
 
 def now() -> dt.datetime:

@@ -1,5 +1,11 @@
 """Configuration: one immutable, validated object, read from ``qamqor.toml`` (TOML) or the embedded defaults.
 
+The file's shape is declared once, as pydantic models (:class:`ConfigFile` and one model per table) that refuse
+unknown keys and keep every value's TOML type: ``max_event_bytes = "1MB"`` is refused, never read as a number
+nor left to fail later.  Every problem becomes a :class:`~pipeline.errors.ConfigError` (``E-CONFIG``) that says
+where (file, table and key) and what to write instead.  :class:`Config`, the object the rest of the service
+uses, is a frozen dataclass built from the validated file: picklable (worker processes get it) and hashable.
+
 Every path is configurable; relative paths are relative to the configuration file's folder (or the current
 folder when there is no file).  ``QAMQOR_CONFIG`` names another file.  ``QAMQOR_NOW`` overrides the service's
 clock (contract.md, "Time") — see :mod:`pipeline.clock`.
@@ -7,17 +13,200 @@ clock (contract.md, "Time") — see :mod:`pipeline.clock`.
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from .errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+
+from forms.catalogue import SIGNER_ROLES
+
+from .errors import ConfigError, ConfigErrors, NotFound
 
 CONFIG_NAME = "qamqor.toml"
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 FORMS_DIR = PACKAGE_ROOT / "forms"
+
+LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+BACKENDS = ("pkcs12", "pkcs11", "external")
+SEE_README = "see README, Configuration"
+
+
+# --- the file, as declared -----------------------------------------------------------------------------------
+
+
+def setting(default: Any, example: Any = None, unit: str = "", **constraints: Any) -> Any:
+    """A key of ``qamqor.toml``: its default, an example value and a unit for the remedy of a bad value."""
+    return Field(default, examples=None if example is None else [example], description=unit or None, **constraints)
+
+
+def problem(kind: str, what: str, remedy: str) -> PydanticCustomError:
+    """A finding of our own validators, carrying its remedy to :func:`_config_error`."""
+    return PydanticCustomError(kind, what, {"remedy": remedy})
+
+
+class Table(BaseModel):
+    """A table of ``qamqor.toml``.  Strict: a value keeps its TOML type (``"1MB"`` is no number, ``"false"`` no
+    boolean — a cast would read it as true); unknown keys are refused, so a misspelt key is never silently
+    ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def array(item: Any = None) -> Any:
+    """A TOML array: pydantic's strict mode takes only Python tuples, so arrays are the one lax part (their
+    items stay strict)."""
+    return Field((), strict=False, examples=None if item is None else [[item]])
+
+
+class PathsTable(Table):
+    root: str = setting(".", ".")
+    inbox: str = setting("inbox", "inbox")
+    outbox: str = setting("outbox", "outbox")
+    state: str = setting("var", "var")  # never inside inbox/ or outbox/
+
+
+class JournalTable(Table):
+    url: str | None = setting(None, "postgresql+psycopg://qamqor@db.example.kz:5432/qamqor")
+
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, url: str | None) -> str | None:
+        if url is None:
+            return url
+        from sqlalchemy.engine import make_url  # deferred: only a configured URL needs SQLAlchemy here
+        from sqlalchemy.exc import ArgumentError
+
+        remedy = ("write postgresql+psycopg://user@host:port/db, or remove the key for the embedded SQLite "
+                  "journal under the state folder")
+        try:
+            backend = make_url(url).get_backend_name()
+        except ArgumentError:
+            raise problem("journal_url", f"{json.dumps(url)} is not a database URL", remedy) from None
+        if backend not in ("sqlite", "postgresql"):
+            raise problem("journal_url", f"{backend} is not a journal qamqor can keep (SQLite or PostgreSQL)", remedy)
+        return url
+
+
+class ServiceTable(Table):
+    verify_url: str = setting("https://qamqor.example.kz/v/{document_id}?k={token}",
+                              "https://qamqor.example.kz/v/{document_id}?k={token}")  # pipeline/verification.py
+
+    @field_validator("verify_url")
+    @classmethod
+    def _placeholders(cls, url: str) -> str:
+        # filled in for every document: a stray {name} would fail there, far from this file
+        try:
+            url.format(document_id="d", token="t")
+        except (KeyError, IndexError, ValueError):
+            raise problem("verify_url", f"{json.dumps(url)} has a placeholder other than {{document_id}} and "
+                          "{token}", "use only {document_id} and {token}; write {{ and }} for a brace") from None
+        return url
+
+
+class LimitsTable(Table):
+    max_event_bytes: int = setting(1_000_000, 1048576, "bytes", ge=1)
+
+
+class PipelineTable(Table):
+    settle_seconds: float = setting(1.0, 1.0, "seconds", ge=0)  # a file's size and time stable this long
+    scan_interval: float = setting(5.0, 5.0, "seconds", gt=0)  # rescan even without file-system events
+    incomplete_grace: float = setting(30.0, 30.0, "seconds", ge=0)  # an unparsable file waits this long
+    workers: int = setting(0, 4, "render processes (0: one per core)", ge=0)
+    default_officer: str | None = setting(None, "head")
+
+
+class SigningTable(Table):
+    level: Literal[LEVELS] = setting("B-B", "B-T")  # archive copies: B-LTA when a TSA is configured
+    tsa_url: str | None = setting(None, "http://127.0.0.1:9778/tsa", validate_default=True)
+    trust_roots: tuple[str, ...] = array("var/demo-pki/root.cert.pem")
+    check_revocation: bool = setting(False, False)
+    auto_seal: bool = setting(True, True)  # receipts and portal notices are signed without an officer
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _timestamps_need_a_tsa(cls, url: str | None, info: ValidationInfo) -> str | None:
+        level = info.data.get("level", "B-B")
+        if level != "B-B" and not url:
+            raise problem("tsa_url_required", f"level {level} needs a timestamp authority",
+                          'add tsa_url = "http://…", or set level = "B-B"')
+        return url
+
+
+class DemoTable(Table):
+    insecure: bool = setting(False, True)  # a demo setup: secrets sit in this file, insecure by design
+
+
+class OfficerTable(Table):
+    """One ``[[officers]]`` entry; :class:`Officer` says what each key means."""
+
+    id: str = setting(..., "head", min_length=1)
+    name: str = setting(..., "Асель Нұрланқызы", min_length=1)
+    role: Literal[SIGNER_ROLES] = setting(..., "head")  # forms.catalogue: the roles a document names
+    office: str = setting(..., "ED-ALM-BOS", min_length=1)
+    iin: str = setting("", "750428404517", validate_default=True)  # after role: its check needs the role
+    position_kk: str = ""
+    position_ru: str = ""
+    backend: Literal[BACKENDS] = setting("pkcs12", "pkcs12")
+    key: str = setting("", "keys/head.p12")
+    token_label: str = ""
+    key_label: str = ""
+    secret_env: str = setting("", "QAMQOR_SECRET_HEAD")
+    secret: str = ""
+
+    @field_validator("iin")
+    @classmethod
+    def _people_have_an_iin(cls, iin: str, info: ValidationInfo) -> str:
+        if not iin and info.data.get("role", "provider_seal") != "provider_seal":
+            raise problem("iin_required", "missing (only a system seal, role provider_seal, has none)",
+                          'add iin = "…", the 12 digits of the officer\'s IIN')
+        return iin
+
+
+class WebAccount(Table):
+    """One ``[[web.accounts]]`` entry: an officer who may sign in to the desk."""
+
+    officer: str = setting(..., "head", min_length=1)  # an id of [[officers]]
+    password_hash: str = setting(..., "$argon2id$…", min_length=1)  # python -m pipeline.web.passwords
+
+
+class WebTable(Table):
+    """``[web]``: read by :mod:`pipeline.web.settings`."""
+
+    host: str = setting("127.0.0.1", "127.0.0.1")
+    port: int = setting(8480, 8480, ge=0, le=65535)
+    language: Literal["kk", "ru"] = setting("kk", "kk")  # the desk's language until an officer switches
+    ncalayer_url: str = setting("wss://127.0.0.1:13579", "wss://127.0.0.1:13579")
+    session_secret: str = ""
+    session_secret_file: str | None = setting(None, "var/web-session.key")  # made (0600) when absent
+    session_hours: float = setting(8.0, 8.0, "hours", gt=0)
+    max_upload_bytes: int = setting(20_000_000, 20000000, "bytes", ge=1)  # the public verification form
+    lockout_failures: int = setting(5, 5, "failed sign-ins", ge=1)
+    lockout_minutes: float = setting(15.0, 15.0, "minutes", ge=0)
+    secure_cookies: bool | None = setting(None, True)  # None: Secure unless the desk listens on localhost
+    accounts: tuple[WebAccount, ...] = array()
+
+
+class ConfigFile(Table):
+    """The whole of ``qamqor.toml``."""
+
+    paths: PathsTable = PathsTable()
+    journal: JournalTable = JournalTable()
+    service: ServiceTable = ServiceTable()
+    limits: LimitsTable = LimitsTable()
+    pipeline: PipelineTable = PipelineTable()
+    signing: SigningTable = SigningTable()
+    demo: DemoTable = DemoTable()
+    officers: tuple[OfficerTable, ...] = array()
+    web: WebTable = WebTable()
+
+
+# --- the object the service uses -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -39,20 +228,16 @@ class Officer:
     secret: str = ""  # only in an insecure demo configuration
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any], base: Path) -> Officer:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"unknown officer setting(s) {sorted(unknown)}", remedy="see README, Configuration")
-        for req in ("id", "name", "role", "office"):
-            if not d.get(req):
-                raise ConfigError(f"officer {d.get('id', '?')!r} lacks {req!r}")
-        if d.get("role") != "provider_seal" and not d.get("iin"):
-            raise ConfigError(f"officer {d.get('id', '?')!r} lacks 'iin' (only a system seal has none)")
-        values = dict(d)
-        if values.get("key") and values.get("backend", "pkcs12") == "pkcs12":
+    def from_table(cls, table: OfficerTable, base: Path) -> Officer:
+        values = table.model_dump()
+        if values["key"] and values["backend"] == "pkcs12":
             values["key"] = str((base / values["key"]).resolve())
         return cls(**values)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], base: Path) -> Officer:
+        """One ``[[officers]]`` entry, validated as in a file."""
+        return cls.from_table(validate({"officers": [d]}, None).officers[0], base)
 
 
 @dataclass(frozen=True)
@@ -82,15 +267,17 @@ class Config:
     officers: tuple[Officer, ...] = ()
     source: Path | None = None
     base: Path | None = None  # the configuration file's folder (relative paths of other sections)
-    sections: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # e.g. [web], raw
+    #: the file as validated: tables read by their own module (``config.file.web`` by :mod:`pipeline.web`)
+    file: ConfigFile = field(default_factory=ConfigFile, compare=False, repr=False)
 
     def section(self, name: str) -> dict[str, Any]:
-        """A section read by its own module (``[web]`` by :mod:`pipeline.web`)."""
-        return self.sections.get(name, {})
+        """A table as validated, as a dict (``[web]`` …); prefer the typed ``config.file.<name>``."""
+        table = getattr(self.file, name, None)
+        return table.model_dump() if isinstance(table, BaseModel) else {}
 
     @property
     def journal_url(self) -> str:
-        return f"sqlite:///{self.state / 'journal.sqlite'}"
+        return self.file.journal.url or f"sqlite:///{self.state / 'journal.sqlite'}"
 
     @property
     def work(self) -> Path:
@@ -100,8 +287,6 @@ class Config:
         for o in self.officers:
             if o.id == officer_id:
                 return o
-        from .errors import NotFound
-
         raise NotFound(f"no officer {officer_id!r} in the configuration", remedy="see `qamqor queue list` and qamqor.toml")
 
     @classmethod
@@ -117,61 +302,237 @@ class Config:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"configuration file {path} not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read the configuration file {path}: {exc}",
+                              remedy="give a readable UTF-8 TOML file") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: {exc}", remedy="fix the TOML syntax") from None
         return cls.from_dict(data, base=Path(path).resolve().parent, source=Path(path).resolve())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base: Path, source: Path | None = None) -> Config:
-        known = {"paths", "service", "limits", "signing", "officers", "demo", "pipeline", "web"}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown section(s) {sorted(unknown)} in {source}", remedy="see README, Configuration")
-        paths = data.get("paths", {})
-        root = (base / paths.get("root", ".")).resolve()
+        f = validate(data, source)
+        found: list[ConfigError] = []
 
-        def p(name: str, default: str) -> Path:
-            return (root / paths.get(name, default)).resolve()
+        def fail(where: str, what: str, remedy: str) -> None:
+            found.append(ConfigError(f"{_label(source)} {where}: {what}", remedy=remedy))
 
-        inbox, outbox, state = p("inbox", "inbox"), p("outbox", "outbox"), p("state", "var")
-        for inner in (state,):
-            if inner.is_relative_to(inbox) or inner.is_relative_to(outbox):
-                raise ConfigError("the state folder must not be inside inbox/ or outbox/")
-        service = data.get("service", {})
-        limits = data.get("limits", {})
-        pipe = data.get("pipeline", {})
-        sig = data.get("signing", {})
-        signing = SigningConfig(
-            level=sig.get("level", "B-B"),
-            tsa_url=sig.get("tsa_url"),
-            trust_roots=tuple(str((base / r).resolve()) for r in sig.get("trust_roots", ())),
-            check_revocation=bool(sig.get("check_revocation", False)),
-            auto_seal=bool(sig.get("auto_seal", True)),
-        )
-        if signing.level not in ("B-B", "B-T", "B-LT", "B-LTA"):
-            raise ConfigError(f"signing.level {signing.level!r} is not one of B-B, B-T, B-LT, B-LTA")
-        if signing.level != "B-B" and not signing.tsa_url:
-            raise ConfigError(f"signing.level {signing.level} needs signing.tsa_url")
-        officers = tuple(Officer.from_dict(o, base) for o in data.get("officers", ()))
-        ids = [o.id for o in officers]
-        if len(ids) != len(set(ids)):
-            raise ConfigError("two officers share an id")
+        root = (base / f.paths.root).resolve()
+        inbox, outbox, state = ((root / p).resolve() for p in (f.paths.inbox, f.paths.outbox, f.paths.state))
+        if state.is_relative_to(inbox) or state.is_relative_to(outbox):
+            fail("[paths] state", f"{state} is inside inbox/ or outbox/",
+                 "keep the state folder apart: back offices and consumers must never see the journal or keys")
+        ids = [o.id for o in f.officers]
+        for i, oid in enumerate(ids):
+            if oid in ids[:i]:
+                fail(f"[[officers]] #{i + 1} id", f"another officer already has the id {json.dumps(oid)}",
+                     "give each officer an id of their own")
+        known = ", ".join(ids) or "none"
+        if f.pipeline.default_officer is not None and f.pipeline.default_officer not in ids:
+            fail("[pipeline] default_officer", f"{json.dumps(f.pipeline.default_officer)} is no officer's id",
+                 f"use the id of one of the [[officers]] ({known})")
+        for i, account in enumerate(f.web.accounts):
+            if account.officer not in ids:
+                fail(f"[[web.accounts]] #{i + 1} officer", f"{json.dumps(account.officer)} is no officer's id",
+                     f"use the id of one of the [[officers]] ({known})")
+        if found:
+            raise found[0] if len(found) == 1 else ConfigErrors(found)
         return cls(
             root=root,
             inbox=inbox,
             outbox=outbox,
             state=state,
-            verify_url=service.get("verify_url", cls.verify_url),
-            max_event_bytes=int(limits.get("max_event_bytes", cls.max_event_bytes)),
-            settle_seconds=float(pipe.get("settle_seconds", cls.settle_seconds)),
-            scan_interval=float(pipe.get("scan_interval", cls.scan_interval)),
-            incomplete_grace=float(pipe.get("incomplete_grace", cls.incomplete_grace)),
-            workers=int(pipe.get("workers", 0)),
-            default_officer=pipe.get("default_officer"),
-            demo=bool(data.get("demo", {}).get("insecure", False)),
-            signing=signing,
-            officers=officers,
+            verify_url=f.service.verify_url,
+            max_event_bytes=f.limits.max_event_bytes,
+            settle_seconds=f.pipeline.settle_seconds,
+            scan_interval=f.pipeline.scan_interval,
+            incomplete_grace=f.pipeline.incomplete_grace,
+            workers=f.pipeline.workers,
+            default_officer=f.pipeline.default_officer,
+            demo=f.demo.insecure,
+            signing=SigningConfig(
+                level=f.signing.level,
+                tsa_url=f.signing.tsa_url,
+                trust_roots=tuple(str((base / r).resolve()) for r in f.signing.trust_roots),
+                check_revocation=f.signing.check_revocation,
+                auto_seal=f.signing.auto_seal,
+            ),
+            officers=tuple(Officer.from_table(o, base) for o in f.officers),
             source=source,
             base=base,
-            sections={k: v for k, v in data.items() if k in ("web",)},
+            file=f,
         )
+
+
+# --- validation, and errors a person can act on --------------------------------------------------------------
+
+
+def validate(data: dict[str, Any], source: Path | None) -> ConfigFile:
+    """``data`` (a parsed ``qamqor.toml``) as a :class:`ConfigFile`, or :class:`ConfigError` naming each problem."""
+    try:
+        return ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, data, source) from None
+
+
+def validate_table(name: str, data: dict[str, Any], source: Path | None) -> Any:
+    """One table (``"web"``…) as its model, e.g. a table with overrides applied by the caller."""
+    return getattr(validate({name: data}, source), name)
+
+
+def _label(source: Path | None) -> str:
+    if source is None:
+        return "the configuration"
+    try:
+        return str(source.relative_to(Path.cwd()))
+    except ValueError:
+        return str(source)
+
+
+def _toml(value: Any) -> str:
+    """A value as the TOML that gave it, for messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str | int | float):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
+
+
+def _model_in(annotation: Any) -> tuple[type[Table] | None, bool]:
+    """The table model an annotation holds, and whether it is an array of tables."""
+    if isinstance(annotation, type) and issubclass(annotation, Table):
+        return annotation, False
+    if typing.get_origin(annotation) is tuple:
+        inner, _ = _model_in(typing.get_args(annotation)[0])
+        return inner, True
+    return None, False
+
+
+@dataclass
+class _Place:
+    """Where an error's ``loc`` points in the file."""
+
+    tables: list[str] = field(default_factory=list)
+    is_array: bool = False
+    index: int | None = None
+    ident: str = ""  # the entry's id, to find an [[officers]] entry in the file
+    key: str | None = None
+    model: type[Table] | None = ConfigFile  # the table the key belongs to
+    info: Any = None  # the key's FieldInfo, None for an unknown key
+
+    def __str__(self) -> str:
+        if not self.tables:
+            return self.key or ""
+        name = ".".join(self.tables)
+        text = f"[[{name}]]" if self.is_array else f"[{name}]"
+        if self.index is not None:
+            text += f" #{self.index + 1}" + (f" (id {json.dumps(self.ident, ensure_ascii=False)})" if self.ident else "")
+        return text + (f" {self.key}" if self.key else "")
+
+
+def _place(loc: tuple[Any, ...], data: Any) -> _Place:
+    place = _Place()
+    for part in loc:
+        data = _get(data, part)
+        if isinstance(part, int):
+            place.index = part
+            ident = data.get("id") if isinstance(data, dict) else None
+            place.ident = ident if isinstance(ident, str) else ""
+            continue
+        info = place.model.model_fields.get(part) if place.model else None
+        inner, is_array = _model_in(info.annotation) if info else (None, False)
+        if inner is not None and place.key is None:
+            place.tables.append(part)
+            place.is_array, place.index, place.ident, place.model = is_array, None, "", inner
+        else:
+            place.key, place.info = part, info
+    if place.key is not None and place.info is None and not place.tables:  # an unknown table: name it so
+        tables = isinstance(data, list) and data and all(isinstance(v, dict) for v in data)
+        if isinstance(data, dict) or tables:
+            place.tables, place.is_array, place.key, place.model = [place.key], bool(tables), None, None
+    return place
+
+
+def _get(data: Any, part: Any) -> Any:
+    try:
+        return data[part]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+def _config_error(exc: ValidationError, data: dict[str, Any], source: Path | None) -> ConfigError:
+    """pydantic's findings as one :class:`ConfigError` per problem: where, what, and what to write instead."""
+    errors = []
+    for e in exc.errors(include_url=False):
+        place = _place(tuple(e["loc"]), data)
+        what, remedy = _explain(e, place)
+        errors.append(ConfigError(f"{_label(source)} {place}: {what}", remedy=remedy))
+    return errors[0] if len(errors) == 1 else ConfigErrors(errors)
+
+
+def _explain(e: Any, place: _Place) -> tuple[str, str]:
+    kind, value, ctx = e["type"], e.get("input"), e.get("ctx") or {}
+    info = place.info
+    example = info.examples[0] if info is not None and info.examples else None
+    unit = f" of {info.description}" if info is not None and info.description else ""
+    eg = f", e.g. {_toml(example) if not isinstance(example, list) else _toml_list(example)}" \
+        if example is not None else ""
+    if "remedy" in ctx:  # our own validators
+        return e["msg"], ctx["remedy"]
+    if kind == "extra_forbidden":
+        known = _known_keys(place)
+        if place.model is None:
+            return "unknown table", f"remove it or correct the name; the known tables are {known}"
+        if not place.tables:
+            return "unknown key outside any table", f"move it into its table; the known tables are {known}"
+        return "unknown key", f"remove it or correct the spelling; the known keys here are {known}"
+    if kind == "missing":
+        return "missing", f"add {place.key} = {_toml(example) if example is not None else '…'}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"{_toml(value)} is not a whole number", f"write a whole number{unit}{eg}"
+    if kind in ("float_type", "float_parsing"):
+        return f"{_toml(value)} is not a number", f"write a number{unit}{eg}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"{_toml(value)} is not true or false", "write true or false, without quotes"
+    if kind == "string_type":
+        return f"{_toml(value)} is not a text", f"write it in double quotes{eg}"
+    if kind == "string_too_short":
+        return "empty", f"write a value{eg}"
+    if kind == "literal_error":
+        choices = typing.get_args(info.annotation) if info is not None else ()
+        shown = ", ".join(_toml(c) for c in choices) if choices else ctx.get("expected", "")
+        return f"{_toml(value)} is not one of the choices", f"use one of {shown}"
+    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
+        bound = {"greater_than_equal": "at least {ge}", "greater_than": "more than {gt}",
+                 "less_than_equal": "at most {le}", "less_than": "less than {lt}"}[kind].format(**ctx)
+        number = "a whole number" if info is not None and info.annotation is int else "a number"
+        return f"{_toml(value)} is out of range", f"write {number}{unit}, {bound}{eg}"
+    if kind in ("model_type", "dict_type"):
+        if place.is_array and place.index is not None:
+            return f"{_toml(value)} is not a table", f"write each entry as a [[{'.'.join(place.tables)}]] table"
+        return f"{_toml(value)} is not a table", f"write it as a table: [{'.'.join(place.tables)}] with key = value lines"
+    if kind in ("tuple_type", "list_type"):
+        if place.key is None and place.is_array and isinstance(value, dict):
+            name = ".".join(place.tables)
+            return f"written as [{name}], a single table", f"write [[{name}]] (double brackets), one per entry"
+        if place.key is None and place.is_array:
+            return f"{_toml(value)} is not a list of tables", \
+                f"write one [[{'.'.join(place.tables)}]] table per entry"
+        return f"{_toml(value)} is not a list", f"write a list in square brackets{eg}"
+    return e["msg"], SEE_README
+
+
+def _toml_list(items: list[Any]) -> str:
+    return "[" + ", ".join(_toml(i) for i in items) + "]"
+
+
+def _known_keys(place: _Place) -> str:
+    model = place.model or ConfigFile
+    if model is ConfigFile:  # the tables of the file
+        return ", ".join(
+            f"[[{name}]]" if _model_in(info.annotation)[1] else f"[{name}]" for name, info in model.model_fields.items())
+    return ", ".join(model.model_fields)

@@ -54,7 +54,7 @@ def _toml_value(v: Any) -> str:
 
 
 def make_demo(root: Path, *, force: bool = False) -> Path:
-    import signing
+    from signing.testing import create_demo_pki
 
     config_path = root / CONFIG_NAME
     if config_path.exists() and not force:
@@ -72,7 +72,7 @@ def make_demo(root: Path, *, force: bool = False) -> Path:
             overrides[oid] = who
     for i, who in enumerate(people["inspectors"][:2], 1):
         overrides[f"inspector-{i}"] = who
-    pki = signing.create_demo_pki(
+    pki = create_demo_pki(
         pki_dir, provider_bin=provider.get("bin") or "990340000017", psc_bin="990340000025",
         provider_code=provider["code"], psc_code=psc["code"], people=overrides,
     )
@@ -94,7 +94,7 @@ def make_demo(root: Path, *, force: bool = False) -> Path:
         "[signing]",
         'level = "B-B"',
         "# B-T and above need a timestamp authority; the demo PKI has one:",
-        "#   .venv/bin/python -m signing.tsa_server --pki var/demo-pki --port 9778",
+        "#   .venv/bin/python -m signing.testing.tsa_server --pki var/demo-pki --port 9778",
         '# then: level = "B-T" and tsa_url = "http://127.0.0.1:9778/tsa"',
         f"trust_roots = {_toml_value([str(p.relative_to(root)) for p in pki.trust_roots])}",
         "",

@@ -28,6 +28,7 @@ class ExitCode(IntEnum):
     signing_failed = 7  # the signing backend failed (wrong secret, token missing, TSA down…)
     config_error = 8  # configuration missing or invalid
     busy = 9  # another `qamqor run` holds the state lock
+    state_unusable = 10  # the state folder cannot be written, or its journal is damaged or lost
     transient = 75  # EX_TEMPFAIL: try again later
     internal = 70  # EX_SOFTWARE: a bug; the traceback is in the log
 
@@ -62,6 +63,30 @@ class ConfigError(QamqorError):
     code = "E-CONFIG"
 
 
+class ConfigErrors(ConfigError):
+    """Several problems in one configuration file, reported together (a fix-one-rerun loop is tiresome).
+
+    Behaves as its first problem (message, remedy); the one line names how many more there are, and ``errors``
+    (and :meth:`to_dict`) holds each of them.
+    """
+
+    def __init__(self, errors: list[ConfigError]):
+        if not errors:
+            raise ValueError("ConfigErrors needs at least one error")
+        first = errors[0]
+        super().__init__(first.message, remedy=first.remedy, code=first.code)
+        self.errors = list(errors)
+
+    def one_line(self) -> str:
+        more = f" (+{len(self.errors) - 1} more: " + "; ".join(e.message for e in self.errors[1:]) + ")"
+        return super().one_line() + more
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["errors"] = [e.to_dict() for e in self.errors]
+        return d
+
+
 class UsageError(QamqorError):
     """The command was given something it cannot use (an empty reason, …)."""
 
@@ -91,10 +116,43 @@ class TransientError(QamqorError):
     code = "E-TRANSIENT"
 
 
+class StateError(QamqorError):
+    """The state folder (``var/``) cannot be used: read-only, a work folder not writable, a journal damaged or
+    emptied (#14.3, #14.19).  Nothing was taken from the inbox; the remedy says what to restore or fix."""
+
+    exit_code = ExitCode.state_unusable
+    code = "E-STATE-FOLDER"
+
+
+class JournalDamaged(StateError):
+    code = "E-JOURNAL"
+
+
+#: The codes of the errors outside case input (those are :data:`INPUT_ERRORS`; the signing library's
+#: ``E-SIGN-…`` codes are in ``signing/errors.py``), with what each means.  Same promise: never reused.
+ERROR_CODES: dict[str, str] = {
+    "E-INTERNAL": "a bug: the traceback is in the log",
+    "E-CONFIG": "qamqor.toml (or QAMQOR_NOW, a key file) is missing or invalid",
+    "E-USAGE": "the command was given something it cannot use",
+    "E-NOT-FOUND": "unknown case, queue item, file or officer",
+    "E-STATE": "the request does not fit the current state",
+    "E-BUSY": "another `qamqor run` holds the state lock",
+    "E-TRANSIENT": "something outside is down or full; retried later",
+    "E-SECRET": "no secret for an officer's key, and no terminal to ask",
+    "E-REASON": "a rejection without a reason",
+    "E-STATE-FOLDER": "the state folder (or a work folder in it) cannot be written",
+    "E-JOURNAL": "the journal is damaged, or emptied while the state folder says it had a past",
+    # the documents (forms/)
+    "E-RENDER": "a document cannot be rendered as the archive needs it (forms.render.RenderError)",
+    "E-RENDER-FONT": "a character no shipped font has, or text set in a font not shipped (FontFallbackError)",
+    "E-CATALOGUE": "an unknown document kind, ground, document code or language (forms.catalogue.CatalogueError)",
+}
+
+
 # --- input errors -------------------------------------------------------------------------------------------
 
 #: Every input error code, with the message template a back-office clerk reads and what to do about it.
-#: ``{detail}`` is filled with the specific finding.  Tests hold one bad input per code (tests/test_errors_catalogue.py).
+#: ``{detail}`` is filled with the specific finding.  Tests hold one bad input per code (tests/ingest/test_errors_catalogue.py).
 INPUT_ERRORS: dict[str, tuple[str, str]] = {
     # reading the file
     "E-FILE-TOO-LARGE": ("the file is larger than the limit ({detail})", "split it or remove attachments; an event is a few KB"),
@@ -114,6 +172,10 @@ INPUT_ERRORS: dict[str, tuple[str, str]] = {
     "E-IIN-CHECKSUM": ("the IIN fails its check digit ({detail})", "check the IIN on the identity document"),
     "E-IIN-BIRTHDATE": ("the birth date disagrees with the IIN ({detail})", "correct the birth date or the IIN"),
     "E-DATE": ("invalid date or time {detail}", "dates are YYYY-MM-DD, times ISO 8601 with an offset"),
+    "E-INVISIBLE-CHAR": ("a name or id holds an invisible formatting character ({detail})",
+                         "retype the value without bidi marks, zero-width or separator characters"),
+    "E-CASE-ID-RESERVED": ("case_id {detail} is a device name Windows reserves",
+                           "use another case_id (not CON, PRN, AUX, NUL, COM0–9 or LPT0–9)"),
     # the service's order (¶ references in pipeline/rules.py)
     "E-UNKNOWN-CASE": ("no application is known for case {detail}", "send application.submitted first"),
     "E-CASE-EXISTS": ("the case already has an application ({detail})", "use a new case_id for a new application"),

@@ -1,98 +1,101 @@
-"""What ``qamqor status`` and ``qamqor deadlines`` show, read from the journal (data first, text second)."""
+"""What ``qamqor status`` and ``qamqor deadlines`` show, read from the journal through its store (data first,
+text second)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
-from sqlalchemy import func, select
-
 from . import clock
-from . import journal as J
+from .core.lifecycle import DeliveryStatus, DocumentStatus
 from .errors import NotFound
+from .journal import store
+from .services import Services
 
 
-def deadline_board(pipeline: Any, as_of: dt.date | None = None, *, overdue_only: bool = False,
+def deadline_board(services: Services, as_of: dt.date | None = None, *, overdue_only: bool = False,
                    case_id: str | None = None) -> list[dict[str, Any]]:
     """Every open deadline, in working days from ``as_of`` (the service's clock by default); overdue first."""
     today = as_of or clock.today()
-    cal = pipeline.ctx.calendar
-    stmt = select(J.deadlines).where(J.deadlines.c.closed_on.is_(None))
+    cal = services.rules.calendar
     if case_id:
-        stmt = stmt.where(J.deadlines.c.case_id == case_id)
+        open_ = [d for d in store.case_deadlines(services.journal, case_id) if d.closed_on is None]
+    else:
+        open_ = store.open_deadlines(services.journal)
     rows = []
-    for r in pipeline.journal.all(stmt):
-        left = cal.working_days_between(today, r["due"])
-        overdue = today > r["due"]
+    for d in open_:
+        overdue = today > d.due
         if overdue_only and not overdue:
             continue
-        term = pipeline.ctx.terms.get(r["term"])
+        term = services.rules.terms.get(d.term)
         rows.append({
-            "case_id": r["case_id"], "key": r["key"], "term": r["term"], "paragraph": r["paragraph"],
+            "case_id": d.case_id, "key": d.key, "term": d.term, "paragraph": d.paragraph,
             "name_kk": term.name_kk if term else "", "name_ru": term.name_ru if term else "",
-            "opened_on": r["opened_on"].isoformat(), "due": r["due"].isoformat(), "overdue": overdue,
-            "working_days_left": left,
+            "opened_on": d.opened_on.isoformat(), "due": d.due.isoformat(), "overdue": overdue,
+            "working_days_left": cal.working_days_between(today, d.due),
         })
     rows.sort(key=lambda r: (not r["overdue"], r["due"], r["case_id"], r["key"]))
     return rows
 
 
-def pipeline_status(pipeline: Any) -> dict[str, Any]:
-    def counts(table: Any, col: Any) -> dict[str, int]:
-        return {r["status"]: r["n"] for r in pipeline.journal.all(
-            select(col.label("status"), func.count().label("n")).group_by(col))}
-
-    board = deadline_board(pipeline)
-    documents = counts(J.documents, J.documents.c.status)
+def pipeline_status(services: Services) -> dict[str, Any]:
+    board = deadline_board(services)
+    documents = store.document_counts(services.journal)
     return {
         "as_of": clock.today().isoformat(),
-        "inputs": counts(J.inputs, J.inputs.c.status),
-        "cases": counts(J.cases, J.cases.c.status),
+        "inputs": store.input_counts(services.journal),
+        "cases": store.case_counts(services.journal),
         "documents": documents,
-        "queue": documents.get("queued", 0),
+        "queue": documents.get(DocumentStatus.QUEUED, 0),
         "open_deadlines": len(board),
         "overdue": sum(1 for r in board if r["overdue"]),
     }
 
 
-def case_status(pipeline: Any, case_id: str) -> dict[str, Any]:
-    case = pipeline.journal.one(select(J.cases).where(J.cases.c.case_id == case_id))
+def case_status(services: Services, case_id: str) -> dict[str, Any]:
+    """One case's timeline: its events, documents (where each went) and deadlines."""
+    case = store.get_case(services.journal, case_id)
     if case is None:
         raise NotFound(f"no case {case_id}", remedy="see `qamqor status` for the cases known")
-    docs = pipeline.journal.all(select(J.documents).where(J.documents.c.case_id == case_id)
-                                .order_by(J.documents.c.created_at))
-    events = pipeline.journal.all(select(J.events.c.event_id, J.events.c.event, J.events.c.occurred_at,
-                                         J.events.c.status).where(J.events.c.case_id == case_id)
-                                  .order_by(J.events.c.occurred_at))
-    deliveries = pipeline.journal.all(select(J.deliveries).where(
-        J.deliveries.c.document_id.in_([d["document_id"] for d in docs])))
-    all_deadlines = pipeline.journal.all(select(J.deadlines).where(J.deadlines.c.case_id == case_id)
-                                         .order_by(J.deadlines.c.due))
+    docs = store.case_documents(services.journal, case_id)
+    events = store.case_events(services.journal, case_id)
+    delivered: dict[str, list[str]] = {}
+    for x in store.case_deliveries(services.journal, case_id):
+        if x.status == DeliveryStatus.DONE:
+            delivered.setdefault(x.document_id, []).append(x.path)
     return {
         "case_id": case_id,
-        "status": case["status"],
-        "channel": case["channel"],
-        "language": case["language"],
-        "provider": case["provider"],
-        "psc": case["psc"],
-        "result_at": case["result_at"],
-        "events": [dict(e) for e in events],
+        "status": case.status,
+        "channel": case.channel,
+        "language": case.language,
+        "provider": case.provider,
+        "psc": case.psc,
+        "result_at": case.result_at,
+        "events": [{"event_id": e.event_id, "event": e.event, "occurred_at": e.occurred_at, "status": e.status}
+                   for e in events],
         "documents": [
-            {"document_id": d["document_id"], "kind": d["kind"], "status": d["status"],
-             "signatures": f"{d['signatures_done']}", "rejected_reason": d["rejected_reason"], "error": d["error"],
-             "signed_by": [s.get("name") for s in json.loads(d["signed_by"] or "[]")],
-             "delivered_to": [x["path"] for x in deliveries if x["document_id"] == d["document_id"]
-                              and x["status"] == "done"]}
+            {"document_id": d.document_id, "kind": d.kind, "status": d.status,
+             "signatures": f"{d.signatures_done}", "rejected_reason": d.rejected_reason, "error": d.error,
+             "signed_by": [s.get("name") for s in d.signed_by],
+             "delivered_to": delivered.get(d.document_id, [])}
             for d in docs
         ],
         "deadlines": [
-            {"key": d["key"], "paragraph": d["paragraph"], "opened_on": d["opened_on"].isoformat(),
-             "due": d["due"].isoformat(), "closed_on": d["closed_on"].isoformat() if d["closed_on"] else None}
-            for d in all_deadlines
+            {"key": d.key, "paragraph": d.paragraph, "opened_on": d.opened_on.isoformat(),
+             "due": d.due.isoformat(), "closed_on": d.closed_on.isoformat() if d.closed_on else None}
+            for d in store.case_deadlines(services.journal, case_id)
         ],
-        "open_deadlines": deadline_board(pipeline, case_id=case_id),
+        "open_deadlines": deadline_board(services, case_id=case_id),
     }
+
+
+def format_pass(services: Services, counts: dict[str, int]) -> str:
+    """What ``qamqor run --once`` prints: the inputs journaled so far, and the documents after the pass
+    (``counts``: :meth:`pipeline.runner.Runner.run_once`'s ``documents_<status>`` entries)."""
+    inputs = ", ".join(f"{k} {v}" for k, v in store.input_counts(services.journal).items()) or "none"
+    docs = ", ".join(f"{k.removeprefix('documents_')} {v}" for k, v in sorted(counts.items())
+                     if k.startswith("documents_")) or "none"
+    return f"inputs: {inputs}\ndocuments: {docs}"
 
 
 def format_status(data: dict[str, Any]) -> str:

@@ -1,6 +1,9 @@
-"""Signing: keys and tokens, PAdES signatures (B-B … B-LTA), the visible stamp, verification, the demo PKI.
+"""Signing: keys and tokens, PAdES signatures (B-B … B-LTA), the visible stamp, verification.
 
-The pipeline codes against these names only; see each module for the why.
+The pipeline codes against these names only; see each module for the why.  The library imports nothing of
+the application but :mod:`pipeline.errors` (its errors are that family), and knows no roles or document kinds:
+who may sign what is passed in (``SigningOptions.allowed_roles``).  The demo PKI and the test TSA are in
+:mod:`signing.testing`, not for production, and not imported from here.
 """
 
 from .errors import (
@@ -19,24 +22,16 @@ from .errors import (
     UntrustedChain,
     WrongSecret,
 )
+from .external import ExternalSigner, PreparedSignature
 from .keys import SigningKey, load_pkcs11, load_pkcs12
-from .pki import DemoPKI, Officer, create_demo_pki
-from .policy import DEFAULT_ALLOWED_ROLES, DOCUMENT_KINDS, CertificateIdentity
-from .sign import (
-    ExternalSigner,
-    PreparedSignature,
-    SigningOptions,
-    StampInfo,
-    async_sign_pdf,
-    sign_pdf,
-)
+from .policy import CertificateIdentity
+from .sign import SigningOptions, StampInfo, async_sign_pdf, sign_pdf
 from .verify import SignatureReport, VerificationReport, async_verify_pdf, verify_pdf
 
 __all__ = [
-    "DEFAULT_ALLOWED_ROLES", "DOCUMENT_KINDS", "ApprovalMismatch", "CertificateIdentity", "CertificateNotValidNow",
-    "CertificateRevoked", "DemoPKI", "ExternalSigner", "FieldAlreadySigned", "KeyNotFound", "KeyUsageRefused",
-    "Officer", "OfficerMismatch", "OrganisationMismatch", "PreparedSignature", "RoleNotAllowed", "SignatureReport",
-    "SigningFailed", "SigningKey", "SigningOptions", "SigningRefused", "SigningServiceDown", "StampInfo",
-    "UntrustedChain", "VerificationReport", "WrongSecret", "async_sign_pdf", "async_verify_pdf", "create_demo_pki",
-    "load_pkcs11", "load_pkcs12", "sign_pdf", "verify_pdf",
+    "ApprovalMismatch", "CertificateIdentity", "CertificateNotValidNow", "CertificateRevoked", "ExternalSigner",
+    "FieldAlreadySigned", "KeyNotFound", "KeyUsageRefused", "OfficerMismatch", "OrganisationMismatch",
+    "PreparedSignature", "RoleNotAllowed", "SignatureReport", "SigningFailed", "SigningKey", "SigningOptions",
+    "SigningRefused", "SigningServiceDown", "StampInfo", "UntrustedChain", "VerificationReport", "WrongSecret",
+    "async_sign_pdf", "async_verify_pdf", "load_pkcs11", "load_pkcs12", "sign_pdf", "verify_pdf",
 ]

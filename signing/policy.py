@@ -7,7 +7,9 @@ Rules, checked in this order; the first that fails raises its own typed error (`
 3. ``officer_iin`` the approving officer's IIN equals the certificate's subject serialNumber ``IIN…``
                    (a system seal has no IIN: then ``officer_iin`` must be empty);
 4. ``organisation`` when an organisation BIN is expected, the certificate's ``OU=BIN…`` equals it;
-5. ``role``        the role in the certificate (subject ``title``) may sign this kind of document;
+5. ``role``        the role in the certificate (subject ``title``) may sign this kind of document, by the map the
+                   caller passes (``{role: {kind, …}}``; the application reads it from the catalogue,
+                   ``forms/catalogue/documents.toml``): the library knows no roles or kinds of its own;
 6. ``chain``       a path to the configured trust roots only (never the system store);
 7. ``revocation``  when checking is configured: OCSP/CRL say good.  A revocation server that cannot be
                    reached is a :class:`~pipeline.errors.TransientError` (retry later), never a silent pass.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,17 +37,6 @@ from .errors import (
     SigningServiceDown,
     UntrustedChain,
 )
-
-#: Which role may sign which document kind (domain.md, "Documents the pipeline produces").  Configurable:
-#: pass another mapping in ``SigningOptions.allowed_roles``.
-DEFAULT_ALLOWED_ROLES: dict[str, set[str]] = {
-    "operator": {"acceptance_receipt", "refusal_receipt"},
-    "provider_seal": {"acceptance_notice", "portal_refusal"},
-    "inspector": {"inspection_act"},
-    "head": {"order", "reasoned_refusal"},
-}
-
-DOCUMENT_KINDS = frozenset().union(*DEFAULT_ALLOWED_ROLES.values())
 
 
 @dataclass(frozen=True)
@@ -103,7 +94,7 @@ def check_certificate_local(
     *,
     officer_iin: str | None,
     document_kind: str,
-    allowed_roles: Mapping[str, set[str]],
+    allowed_roles: Mapping[str, Collection[str]],
     organisation_bin: str | None = None,
     now: dt.datetime | None = None,
 ) -> CertificateIdentity:
@@ -129,7 +120,7 @@ def check_certificate_local(
         )
     if organisation_bin is not None and ident.bin != organisation_bin:
         raise OrganisationMismatch(f"the certificate belongs to BIN {ident.bin or '(none)'}, not {organisation_bin}")
-    if document_kind not in DOCUMENT_KINDS and not any(document_kind in k for k in allowed_roles.values()):
+    if not any(document_kind in kinds for kinds in allowed_roles.values()):
         raise RoleNotAllowed(f"unknown document kind {document_kind!r}")
     if ident.role is None or document_kind not in allowed_roles.get(ident.role, set()):
         raise RoleNotAllowed(f"the role {ident.role or '(none)'} may not sign a {document_kind}")

@@ -209,6 +209,12 @@ def contexts(lang: str) -> dict[str, dict]:
     c["computed"] = {"missing": ["psych_training_certificate"], "expired": ["income_proof"]}
     out["portal_refusal"] = c
 
+    # ¶9 / issue 11 #7: the provider finds a package that came through a PSC incomplete
+    c = base("provider_refusal", lang, "psc", "02-14/3389", "2026-11-05T15:45:00+05:00")
+    c["check"] = {"complete": False, "missing": ["spouse_consent"], "expired": [], "checked_by": INSPECTORS[0]}
+    c["computed"] = {"missing": ["spouse_consent"], "expired": []}
+    out["provider_refusal"] = c
+
     c = base("inspection_act", lang, "psc", "17", "2026-11-20T16:00:00+05:00")
     c["inspection"] = inspection(lang)
     out["inspection_act"] = c

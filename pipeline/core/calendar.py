@@ -244,8 +244,8 @@ def parse_overrides(text: str, source: str = "overrides.toml") -> tuple[dict[dat
         return ConfigError(f"{where}: {what}: {problem}", remedy=_REMEDY)
 
     for key in data:
-        if key not in _TABLES:
-            raise fail(key, None, f"unknown table; expected {' or '.join(_TABLES)}")
+        if key not in _TABLES and key != _YEARS:
+            raise fail(key, None, f"unknown table; expected {', '.join(_TABLES)} or {_YEARS}")
 
     parsed: dict[str, dict[date, str]] = {}
     for table in _TABLES:
@@ -279,6 +279,34 @@ def parse_overrides(text: str, source: str = "overrides.toml") -> tuple[dict[dat
         index = list(parsed["working_day"]).index(conflicting[0])
         raise fail("working_day", index, f"{conflicting[0]} is also listed as a [[day_off]]")
     return parsed["day_off"], list(parsed["working_day"])
+
+
+_YEARS = "year"
+_YEAR_FIELDS = ("year", "decree", "source")
+
+
+def parse_confirmed_years(text: str, source: str = "overrides.toml") -> dict[int, str]:
+    """The years whose decree moving days off has been read and entered (``[[year]]``: year, decree, source — a
+    decree that moves no day is confirmed too): year → decree.  Pure, like :func:`parse_overrides`."""
+    parse_overrides(text, source)  # the same file: its day entries must be valid as well
+    entries = tomllib.loads(text).get(_YEARS, [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: {_YEARS} must be an array of tables, written [[{_YEARS}]]", remedy=_REMEDY)
+    confirmed: dict[int, str] = {}
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or sorted(entry) != sorted(_YEAR_FIELDS) or not isinstance(
+                entry["year"], int) or not all(isinstance(entry[f], str) and entry[f].strip() for f in _YEAR_FIELDS[1:]):
+            raise ConfigError(f"{source}: [[{_YEARS}]] entry {index + 1}: needs exactly {', '.join(_YEAR_FIELDS)} "
+                              "(an integer year, the decree's date and number, where its text is published)",
+                              remedy=_REMEDY)
+        confirmed[entry["year"]] = entry["decree"]
+    return confirmed
+
+
+def unconfirmed_years(confirmed: Mapping[int, str], today: date) -> list[int]:
+    """Issue 11 #11: the running year and the next, when no decree for them is confirmed — every deadline
+    counted into such a year may move by a day; ``qamqor deadlines`` and the desk warn."""
+    return [y for y in (today.year, today.year + 1) if y not in confirmed]
 
 
 def _entry_lines(text: str) -> dict[str, list[int]]:

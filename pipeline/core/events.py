@@ -56,17 +56,22 @@ CARE_LOSS_REASONS = (
 
 RELATIONS = ("grandchild", "sibling", "niece_nephew", "other_relative", "stepchild", "none")
 
-GROUND_CODES = tuple(f"law19-1.{i}" for i in range(1, 7)) + tuple(f"code122.{i}" for i in range(1, 14)) + (
-    "inspection.negative",
-)
+GROUND_CODES = tuple(f"law19-1.{i}" for i in range(1, 7)) + ("code122.adult",) + tuple(
+    f"code122.{i}" for i in range(1, 14)) + ("inspection.negative",)
 
+#: what ¶9 has the provider *obtain* (and Code art. 122 p.1 reads) besides the applicant's criminal-record
+#: certificate: each must be known before a grant (fail closed); the spouse's certificate only when married
 RECORD_FLAGS = (
+    "spouse_criminal_record",
     "incapable",
     "parental_rights_limited",
     "removed_as_guardian",
     "adoption_cancelled_by_fault",
     "dispensary_registered",
     "permanent_residence",
+    "health_restriction",
+    "housing_owned",
+    "social_payments",
 )
 
 
@@ -218,21 +223,31 @@ class DocumentsDelivered:
 
 @dataclass(frozen=True)
 class Records:
-    """What the provider got from the state information systems (¶9)."""
+    """What the provider obtained from the state information systems (¶9), and the health certificate's
+    conclusion (Code art. 122 p.1 item 5).  ``None`` means *not obtained*: never read as "clean" (issue 11 #1)."""
 
-    criminal_record: str = "none"  # none / intentional_unexpunged / listed_grave
-    incapable: bool = False
-    parental_rights_limited: bool = False
-    removed_as_guardian: bool = False
-    adoption_cancelled_by_fault: bool = False
-    dispensary_registered: bool = False
-    permanent_residence: bool = True
+    criminal_record: str | None = None  # none / intentional_unexpunged / listed_grave
+    spouse_criminal_record: str | None = None  # ¶9: the spouse's certificate, when the applicant is married
+    incapable: bool | None = None
+    parental_rights_limited: bool | None = None
+    removed_as_guardian: bool | None = None
+    adoption_cancelled_by_fault: bool | None = None
+    dispensary_registered: bool | None = None
+    permanent_residence: bool | None = None
+    health_restriction: bool | None = None  # art. 122 p.1 item 5: a condition of the Ministry of Health's list
+    housing_owned: bool | None = None  # ¶9: ownership of housing (applicant and spouse), as obtained
+    social_payments: bool | None = None  # ¶9: state social allowances and other social payments, as obtained
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Records | None:
         if d is None:
             return None
         return cls(**{k: d[k] for k in ("criminal_record", *RECORD_FLAGS) if k in d})
+
+    def missing(self, married: bool) -> list[str]:
+        """¶9: the records the grant needs that were not obtained (the spouse's certificate only if married)."""
+        need = [k for k in ("criminal_record", *RECORD_FLAGS) if married or k != "spouse_criminal_record"]
+        return [k for k in need if getattr(self, k) is None]
 
 
 @dataclass(frozen=True)
@@ -266,6 +281,24 @@ class InspectionCompleted:
             d["conclusion"], d,
         )
 
+    @property
+    def monthly_income(self) -> float | None:
+        """Code art. 122 p.1 item 10: the household's income per month, as the act records it."""
+        income = self.raw.get("income")
+        if not isinstance(income, dict):
+            return None
+        return float(sum(income.get(k) or 0 for k in ("applicant_monthly", "spouse_monthly", "other_monthly")))
+
+    @property
+    def household_size(self) -> int:
+        """The people the act lists in the household (the applicant at least)."""
+        return max(len(self.raw.get("household") or ()), 1)
+
+    @property
+    def child_opinion(self) -> str | None:
+        """Code art. 62: the child's opinion as the act records it."""
+        return self.raw.get("child_opinion") or None
+
 
 @dataclass(frozen=True)
 class Ground:
@@ -288,6 +321,10 @@ class DecisionMade:
     child_housing_retained: bool | None = None
     supervisor: Official | None = None
     grounds: tuple[Ground, ...] = ()
+    #: ¶11, Law art. 19-1 p.1: the application's children a granted decision refuses (the grounds are ``grounds``)
+    refused_children: tuple[str, ...] = ()
+    #: Code art. 122 p.1 item 9: the officer's record that an unmarried man raised the child 3+ years
+    single_father_exception: SingleFatherException | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DecisionMade:
@@ -300,18 +337,48 @@ class DecisionMade:
             child_housing_retained=d.get("child_housing_retained"),
             supervisor=Official.from_dict(d.get("supervisor")),
             grounds=tuple(Ground.from_dict(g) for g in d.get("grounds", ())),
+            refused_children=tuple(d.get("refused_children", ())),
+            single_father_exception=SingleFatherException.from_dict(d.get("single_father_exception")),
         )
+
+
+@dataclass(frozen=True)
+class SingleFatherException:
+    """Code art. 122 p.1 item 9, the exception: he has in fact raised the child for at least three years after
+    the mother's death (``mother_deceased``) or her loss of parental rights (``mother_deprived``)."""
+
+    years_raised: int
+    basis: str
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> SingleFatherException | None:
+        return cls(int(d["years_raised"]), d["basis"]) if d else None
+
+
+@dataclass(frozen=True)
+class PowerOfAttorney:
+    """¶14: the notarised power of attorney a representative shows."""
+
+    number: str
+    date: dt.date
+    notary: str
+
+    @classmethod
+    def from_dict(cls, d: Any) -> PowerOfAttorney | None:
+        if not isinstance(d, dict):
+            return None  # the contract's old free-text line carries none of the three: not a power of attorney
+        return cls(d["number"], _date(d["date"]), d["notary"])
 
 
 @dataclass(frozen=True)
 class ResultIssued:
     issued_at: dt.datetime
     to: str
-    power_of_attorney: str | None = None
+    power_of_attorney: PowerOfAttorney | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ResultIssued:
-        return cls(_datetime(d["issued_at"]), d["to"], d.get("power_of_attorney"))
+        return cls(_datetime(d["issued_at"]), d["to"], PowerOfAttorney.from_dict(d.get("power_of_attorney")))
 
 
 @dataclass(frozen=True)

@@ -51,16 +51,16 @@ class DeliveryStatus(StrEnum):
     DONE = "done"
 
 
-I, D = InputStatus, DocumentStatus
+IS, D = InputStatus, DocumentStatus
 
 #: The allowed moves.  A move to the same status is always allowed (a stage run twice changes nothing).
 INPUT_MOVES: Mapping[InputStatus, frozenset[InputStatus]] = {
-    I.CLAIMED: frozenset({I.PARSED, I.DUPLICATE, I.REJECTING}),
-    I.PARSED: frozenset({I.APPLIED, I.REJECTING}),
-    I.REJECTING: frozenset({I.REJECTED}),
-    I.APPLIED: frozenset(),
-    I.DUPLICATE: frozenset(),
-    I.REJECTED: frozenset(),
+    IS.CLAIMED: frozenset({IS.PARSED, IS.DUPLICATE, IS.REJECTING}),
+    IS.PARSED: frozenset({IS.APPLIED, IS.REJECTING}),
+    IS.REJECTING: frozenset({IS.REJECTED}),
+    IS.APPLIED: frozenset(),
+    IS.DUPLICATE: frozenset(),
+    IS.REJECTED: frozenset(),
 }
 
 DOCUMENT_MOVES: Mapping[DocumentStatus, frozenset[DocumentStatus]] = {

@@ -13,11 +13,41 @@ A case is a fold of its accepted events: ``state = apply(apply(None, e1, ctx).st
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
-from .calendar import WorkCalendar, add_months
 from ..errors import InputError, Where
+from .calendar import add_months
+from .case import (  # the case's values, re-exported: rules.CaseState, rules.Transition, …
+    ACCEPTED,
+    AT_PROVIDER,
+    AT_PSC,
+    CHECKED,
+    CHILD_OPINION_AGE,
+    CLOSE_RELATIONS,
+    CLOSED,
+    DECIDED,
+    DELIVERED,
+    GUARDIANSHIP_AGE,
+    HAND_OVER_TO_APPLICANT,
+    INSPECTED,
+    KZ_TZ,
+    MAJORITY_AGE,
+    REFUSED_ACCEPTANCE,
+    REQUIREMENT_CONDITIONS,  # noqa: F401 - re-exported
+    TRAIN_WITHIN_A_YEAR,
+    CaseState,
+    Deadline,
+    DocumentRequest,
+    Outcome,
+    Requirement,
+    RulesContext,
+    Term,  # noqa: F401 - re-exported
+    Transition,
+    local_date,
+    local_time,  # noqa: F401 - re-exported
+    registration_number,  # noqa: F401 - re-exported
+)
 from .events import (
     ApplicationSubmitted,
     ComplaintFiled,
@@ -27,167 +57,37 @@ from .events import (
     DocumentsDelivered,
     Event,
     InspectionCompleted,
-    Official,
     ResultIssued,
     ResultRequested,
 )
-
-#: Kazakhstan's time (UTC+05:00): the service's dates are local dates.
-KZ_TZ = dt.timezone(dt.timedelta(hours=5))
-
-GUARDIANSHIP_AGE = 14  # Code art. 1 p.1 sub.21: опека / қорғаншылық under 14
-MAJORITY_AGE = 18  # Code art. 1 p.1 sub.8: a child is under 18
-CHILD_OPINION_AGE = 10  # Code art. 62
-CLOSE_RELATIONS = ("grandchild", "sibling")  # Code art. 1 p.1 sub.13, art. 122 p.1 item 13
-
-REQUIREMENT_CONDITIONS = ("always", "channel_psc", "married", "not_close_relative", "child_10_or_older", "never")
-
-# States of a case, in the order of the Rules.
-ACCEPTED = "accepted"  # ¶4 / ¶7: package accepted (PSC: waiting for the courier; portal: waiting for the check)
-DELIVERED = "delivered"  # ¶6: the package reached the provider
-CHECKED = "checked"  # ¶8: complete; the inspection follows
-INSPECTED = "inspected"  # ¶10: the act is drawn up
-DECIDED = "decided"  # ¶11: order or reasoned refusal issued
-REFUSED_ACCEPTANCE = "refused_acceptance"  # ¶5 / ¶9: incomplete or expired package, the end of the case
-CLOSED = "closed"  # ¶14: the result was handed out
-
-# Where the signed result of a PSC case is (¶14).
-AT_PSC = "psc"
-AT_PROVIDER = "provider"
-
-
-# --- configuration the core reads (pure data) --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Term:
-    key: str
-    paragraph: str
-    working_days: int = 0
-    months: int = 0
-    name_kk: str = ""
-    name_ru: str = ""
-    ready_time: str | None = None
-
-
-@dataclass(frozen=True)
-class Requirement:
-    code: str
-    required_when: str
-    name_kk: str
-    name_ru: str
-
-
-@dataclass(frozen=True)
-class RulesContext:
-    calendar: WorkCalendar
-    requirements: tuple[Requirement, ...]
-    terms: dict[str, Term]
-
-
-# --- state ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """A term of the Rules running for one case: opened on a day, due on a working day, closed or not."""
-
-    key: str  # term key, or "complaint:<id>"
-    term: str
-    paragraph: str
-    opened_on: dt.date
-    due: dt.date
-    closed_on: dt.date | None = None
-
-    def overdue(self, today: dt.date) -> bool:
-        return self.closed_on is None and today > self.due
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key, "term": self.term, "paragraph": self.paragraph,
-            "opened_on": self.opened_on.isoformat(), "due": self.due.isoformat(),
-            "closed_on": self.closed_on.isoformat() if self.closed_on else None,
-        }
-
-
-@dataclass(frozen=True)
-class DocumentOrder:
-    """A document the core asks the shell to render, have signed and deliver."""
-
-    case_id: str
-    kind: str
-    language: str
-    event_id: str
-    signer_role: str  # operator / provider_seal / inspector / head
-    office: str  # the office whose officers sign it (PSC code for operator, provider code otherwise)
-    signers: tuple[Official, ...]  # who signs, in order (the act: each inspector)
-    routes: tuple[str, ...]  # cabinet / psc / provider / archive (¶12, ¶13; archive: every signed document)
-    number: str | None = None
-    computed: dict[str, Any] = field(default_factory=dict, compare=False)
-
-    @property
-    def document_id(self) -> str:
-        return f"{self.case_id}-{self.kind}"
-
-
-@dataclass(frozen=True)
-class CaseState:
-    case_id: str
-    status: str
-    channel: str
-    language: str
-    provider: str
-    psc: str | None
-    applicant_iin: str
-    submitted_on: dt.date
-    application: ApplicationSubmitted
-    check: DocumentsChecked | None = None
-    inspection: InspectionCompleted | None = None
-    decision: DecisionMade | None = None
-    result_delivered_on: dt.date | None = None
-    result_at: str | None = None  # AT_PSC / AT_PROVIDER for PSC cases after delivery (¶14)
-    open_complaints: tuple[str, ...] = ()
-    all_complaints: tuple[str, ...] = ()
-    deadlines: tuple[Deadline, ...] = ()
-    event_ids: tuple[str, ...] = ()
-
-    def deadline(self, key: str) -> Deadline | None:
-        for d in self.deadlines:
-            if d.key == key:
-                return d
-        return None
-
-    def open_deadlines(self) -> tuple[Deadline, ...]:
-        return tuple(d for d in self.deadlines if d.closed_on is None)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    state: CaseState
-    documents: tuple[DocumentOrder, ...] = ()
-    opened: tuple[Deadline, ...] = ()
-    closed: tuple[Deadline, ...] = ()
-    actions: tuple[str, ...] = ()  # for the shell: "transfer_to_provider", "return_to_psc", "benefit_handoff"
-
+from .iin import sex_from_iin
 
 # --- helpers -------------------------------------------------------------------------------------------------
-
-
-def local_date(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(KZ_TZ).date()
 
 
 def _reject(code: str, detail: str, pointer: str = "/event") -> InputError:
     return InputError(code, detail, Where(pointer=pointer))
 
 
-def _open(ctx: RulesContext, key: str, start: dt.date, term_key: str | None = None) -> Deadline:
+def _open(ctx: RulesContext, key: str, start: dt.date, term_key: str | None = None,
+          cap: Deadline | None = None) -> Deadline:
+    """Open a term on ``start``.  ``cap``: the running ¶15 term, which no step before the result may outrun."""
     term = ctx.terms[term_key or key]
     if term.months:
         due = ctx.calendar.on_or_after(add_months(start, term.months))
     else:
         due = ctx.calendar.add_working_days(start, term.working_days)
-    return Deadline(key=key, term=term.key, paragraph=term.paragraph, opened_on=start, due=due)
+    paragraph = term.paragraph
+    if cap is not None and cap.closed_on is None and due > cap.due:
+        # ¶15 against ¶6 + ¶8 + ¶10 + ¶11 + ¶12 = 20 working days for a PSC case (issue 11 #6): the total term
+        # binds, so the step is due on the ¶15 day; the paragraph shows both, for the board and the report.
+        due, paragraph = cap.due, f"{term.paragraph}/{cap.paragraph}"
+    return Deadline(key=key, term=term.key, paragraph=paragraph, opened_on=start, due=due)
+
+
+def _step(ctx: RulesContext, state: CaseState, key: str, start: dt.date) -> Deadline:
+    """A step of the service (¶6, ¶8, ¶10, ¶11, ¶12), capped at the ¶15 date."""
+    return _open(ctx, key, start, cap=state.deadline("result"))
 
 
 def _with_deadlines(
@@ -205,6 +105,16 @@ def _with_deadlines(
     return replace(state, deadlines=tuple(out)), tuple(closed)
 
 
+def psych_training_required(app: ApplicationSubmitted) -> bool:
+    """Code art. 122 p.1 item 13: binds citizens of Kazakhstan (permanently resident: checked with the records);
+    not the child's close relatives; relatives and step-parents may train within a year (its p.2), so the
+    certificate is not a condition of acceptance for them either."""
+    if app.applicant.citizenship != "KZ":
+        return False
+    exempt = CLOSE_RELATIONS + TRAIN_WITHIN_A_YEAR
+    return not all(c.relation_to_applicant in exempt for c in app.children)
+
+
 def required_documents(app: ApplicationSubmitted, on: dt.date, ctx: RulesContext) -> tuple[Requirement, ...]:
     """¶3, ¶4: the standard's list of documents that this package must contain (appendix 2)."""
     married = app.applicant.marital_status == "married"
@@ -215,6 +125,7 @@ def required_documents(app: ApplicationSubmitted, on: dt.date, ctx: RulesContext
         "channel_psc": app.channel == "psc",
         "married": married,
         "not_close_relative": not close_only,
+        "psych_training": psych_training_required(app),
         "child_10_or_older": older,
         "never": False,
     }
@@ -239,12 +150,35 @@ def care_kind(age: int) -> str:
     return "guardianship" if age < GUARDIANSHIP_AGE else "trusteeship"
 
 
-def forbidding_grounds(state: CaseState) -> list[str]:
-    """Code art. 122 p.1 (and Law art. 19-1 p.2) grounds that the case's data shows: a grant is then forbidden."""
+def missing_records(state: CaseState) -> list[str]:
+    """¶9: the records a grant needs that the provider has not obtained — fail closed, an unknown is not clean."""
+    married = state.application.applicant.marital_status == "married"
+    records = state.check.records if state.check else None
+    if records is None:
+        return ["records"]
+    return [f"records.{k}" for k in records.missing(married)]
+
+
+def applicant_is_single_man(app: ApplicationSubmitted) -> bool:
+    """Code art. 122 p.1 item 9: a man (the IIN's century/sex digit) not in a registered marriage."""
+    return sex_from_iin(app.applicant.iin) == "M" and app.applicant.marital_status != "married"
+
+
+def forbidding_grounds(state: CaseState, decision: DecisionMade | None = None,
+                       ctx: RulesContext | None = None) -> list[str]:
+    """Code art. 122 p.1 (and Law art. 19-1 p.2) grounds that the case's data shows: a grant is then forbidden.
+
+    ``decision`` and ``ctx`` (the granted decision being checked) add the grounds that depend on it: the single
+    man's exception (item 9) and the income for the wards it names (item 10)."""
     grounds: list[str] = []
     app = state.application
+    if app.applicant.age_on(decision.order_date if decision and decision.order_date else state.submitted_on) \
+            < MAJORITY_AGE:
+        grounds.append("code122.adult")  # art. 122 p.1, the lead: only adults may be guardians
     records = state.check.records if state.check else None
     if records is not None:
+        if records.health_restriction:
+            grounds.append("code122.5")
         if records.incapable:
             grounds.append("code122.1")
         if records.parental_rights_limited:
@@ -253,7 +187,7 @@ def forbidding_grounds(state: CaseState) -> list[str]:
             grounds.append("code122.3")
         if records.adoption_cancelled_by_fault:
             grounds.append("code122.4")
-        if not records.permanent_residence:
+        if records.permanent_residence is False:
             grounds.append("code122.6")
         if records.criminal_record == "intentional_unexpunged":
             grounds.append("code122.7")
@@ -263,11 +197,103 @@ def forbidding_grounds(state: CaseState) -> list[str]:
             grounds.append("code122.12")
     if app.applicant.citizenship == "stateless":
         grounds.append("code122.8")
+    if applicant_is_single_man(app):
+        exception = decision.single_father_exception if decision else None
+        if exception is None or exception.years_raised < 3:
+            grounds.append("code122.9")  # the officer records the three-years exception, or the grant waits
+    if decision is not None and ctx is not None and state.inspection is not None and decision.order_date:
+        grounds.extend(_income_grounds(state, decision, ctx))
     if not app.consent_to_secret_data:
         grounds.append("law19-1.6")  # ¶9: no consent to use legally protected secrets
     if state.inspection is not None and state.inspection.conclusion == "not_possible":
         grounds.append("inspection.negative")  # Law art. 19-1 p.2 item 3: a negative conclusion
     return grounds
+
+
+def _income_grounds(state: CaseState, decision: DecisionMade, ctx: RulesContext) -> list[str]:
+    """Code art. 122 p.1 item 10: the act's monthly income per person of the household with the wards, against
+    the year's subsistence minimum (``terms.toml`` ``[terms.subsistence_minimum]``; a year not yet configured takes
+    the latest earlier year's, flagged for the officer).  No minimum at all, or no income in the act, blocks
+    (fail closed): the report says which."""
+    assert state.inspection is not None and decision.order_date is not None
+    _, minimum = ctx.subsistence_minimum_for(decision.order_date.year)
+    income = state.inspection.monthly_income
+    if minimum is None:
+        return ["code122.10 (no subsistence minimum configured: terms.toml [terms.subsistence_minimum])"]
+    if income is None:
+        return ["code122.10 (the act records no income)"]
+    people = state.inspection.household_size + len(decision.children)
+    return ["code122.10"] if income < minimum * people else []
+
+
+def officer_flags(state: CaseState, decision: DecisionMade | None = None,
+                  ctx: RulesContext | None = None) -> list[str]:
+    """What the core cannot decide and the officer must, shown beside the document (docs/rules-map.md)."""
+    app = state.application
+    flags: list[str] = []
+    if app.applicant.age_on(state.submitted_on) < MAJORITY_AGE:
+        flags.append("code122.adult: the applicant is under 18; a grant is impossible")
+    if applicant_is_single_man(app):
+        flags.append("code122.9: an unmarried man; record the three-years exception or refuse")
+    presented = {d.code for d in app.documents if d.presented}
+    if app.applicant.citizenship == "KZ" and "psych_training_certificate" not in presented and any(
+            c.relation_to_applicant in TRAIN_WITHIN_A_YEAR for c in app.children):
+        flags.append("code122.13: psychological training within one year of the appointment (art. 122 p.1 "
+                     "item 13 p.2)")
+    if decision is not None and decision.refused_children and decision.children:
+        flags.append("code119.3: the application's children are separated; state why it is in their interest")
+    if decision is not None and state.inspection is not None and state.inspection.raw.get("household"):
+        flags.append("code122.10: the household of the act plus the wards counted for the subsistence minimum")
+    if decision is not None and decision.order_date is not None and ctx is not None:
+        year, minimum = ctx.subsistence_minimum_for(decision.order_date.year)
+        if minimum is not None and year != decision.order_date.year:
+            flags.append(f"code122.10: no subsistence minimum configured for {decision.order_date.year}; "
+                         f"{year}'s ({minimum:g}) was used")
+    return flags
+
+
+def refusal_problems(state: CaseState, decision: DecisionMade) -> list[str]:
+    """Law art. 19-1 p.1: a reasoned refusal's grounds must agree with the case, and each must carry this case's
+    own reasons in the document's language (the statute's text alone does not reason a refusal)."""
+    app = state.application
+    problems = []
+    for i, g in enumerate(decision.grounds):
+        if not (g.text_kk if state.language == "kk" else g.text_ru):
+            problems.append(f"/data/grounds/{i}: {g.code} carries no reasons of this case (text_{state.language})")
+        if g.code == "inspection.negative" and (state.inspection is None or state.inspection.conclusion != "not_possible"):
+            problems.append(f"/data/grounds/{i}: inspection.negative but the act concludes "
+                            f"{state.inspection.conclusion if state.inspection else 'nothing'}")
+        elif g.code == "code122.13" and not psych_training_required(app):
+            problems.append(f"/data/grounds/{i}: code122.13 does not bind this applicant (a foreign citizen, or "
+                            "the child's close relative, relative or step-parent)")
+        elif g.code == "code122.8" and app.applicant.citizenship != "stateless":
+            problems.append(f"/data/grounds/{i}: code122.8 but the applicant's citizenship is "
+                            f"{app.applicant.citizenship}")
+        elif g.code == "code122.9" and not applicant_is_single_man(app):
+            problems.append(f"/data/grounds/{i}: code122.9 but the applicant is not an unmarried man")
+        elif g.code == "code122.adult" and app.applicant.age_on(state.submitted_on) >= MAJORITY_AGE:
+            problems.append(f"/data/grounds/{i}: code122.adult but the applicant is an adult")
+        elif g.code == "law19-1.6" and app.consent_to_secret_data:
+            problems.append(f"/data/grounds/{i}: law19-1.6 but the applicant gave consent (¶9)")
+    return problems
+
+
+def order_problems(state: CaseState, children: list[dict[str, Any]], day: dt.date) -> list[str]:
+    """¶11, Code art. 1 and 130: the order takes effect on signing, so each ward's band and the under-18 check must
+    still hold on ``day``, the day the head signs.  The shell calls this before it stores the head's signature;
+    a non-empty answer returns the order (issue 5 ¶6) for a new decision."""
+    known = {c.iin: c for c in state.application.children}
+    problems = []
+    for c in children:
+        child = known.get(c["iin"])
+        if child is None:
+            continue
+        age = child.age_on(day)
+        if age >= MAJORITY_AGE:
+            problems.append(f"child {c['iin']} is {age} on {day}: no guardianship over an adult")
+        elif care_kind(age) != c["care"]:
+            problems.append(f"child {c['iin']} is {age} on {day}: {care_kind(age)}, not {c['care']} (Code art. 1)")
+    return problems
 
 
 def _result_routes(state: CaseState) -> tuple[str, ...]:
@@ -311,31 +337,33 @@ def _application(event: Event, ctx: RulesContext) -> Outcome:
     missing, expired = check_package(app, day, ctx)
     if missing or expired:
         # ¶5 (PSC: refusal receipt, appendix 3) / ¶9 (portal: refusal to accept in the personal cabinet)
-        kind, role, office, signers, routes = (
-            ("refusal_receipt", "operator", state.psc, (app.received_by,), ("psc", "archive"))
+        kind, office, signers, routes = (
+            ("refusal_receipt", state.psc, (app.received_by,), ("psc", "archive"))
             if app.channel == "psc"
-            else ("portal_refusal", "provider_seal", state.provider, (), ("cabinet", "archive"))
+            else ("portal_refusal", state.provider, (), ("cabinet", "archive"))
         )
-        doc = DocumentOrder(
-            event.case_id, kind, event.language, event.event_id, role, office or "", tuple(s for s in signers if s),
+        doc = DocumentRequest(
+            event.case_id, kind, event.language, event.event_id, ctx.signer_of(kind), office or "", tuple(s for s in signers if s),
             routes, computed={"missing": missing, "expired": expired},
         )
         return Outcome(replace(state, status=REFUSED_ACCEPTANCE), documents=(doc,))
     # ¶15: 19 working days in all, the day of acceptance not counted (¶6).
-    opened = [_open(ctx, "result", day)]
+    total = _open(ctx, "result", day)
+    opened = [total]
     if app.channel == "psc":
-        opened.append(_open(ctx, "delivery", day))  # ¶6: the courier within 1 working day
-        kind, role, office, signers, routes = (
-            "acceptance_receipt", "operator", state.psc or "", (app.received_by,), ("psc", "archive"),
-        )
+        opened.append(_open(ctx, "delivery", day, cap=total))  # ¶6: the courier within 1 working day
+        kind, office, signers, routes = "acceptance_receipt", state.psc or "", (app.received_by,), ("psc", "archive")
     else:
-        opened.append(_open(ctx, "check", day))  # ¶8: the portal package is at the provider at once
-        kind, role, office, signers, routes = "acceptance_notice", "provider_seal", state.provider, (), ("cabinet", "archive")
+        opened.append(_open(ctx, "check", day, cap=total))  # ¶8: the portal package is at the provider at once
+        kind, office, signers, routes = "acceptance_notice", state.provider, (), ("cabinet", "archive")
     state, _ = _with_deadlines(state, tuple(opened))
-    result = state.deadline("result")
-    doc = DocumentOrder(
-        event.case_id, kind, event.language, event.event_id, role, office, tuple(s for s in signers if s), routes,
-        computed={"result_due": _ready_at(ctx, result.due)},  # ¶7: the date and time the result is ready
+    computed: dict[str, Any] = {"result_due": _ready_at(ctx, total.due)}  # ¶7: the date and time of the result
+    flags = officer_flags(state)
+    if flags:
+        computed["officer_flags"] = flags
+    doc = DocumentRequest(
+        event.case_id, kind, event.language, event.event_id, ctx.signer_of(kind), office,
+        tuple(s for s in signers if s), routes, computed=computed,
     )
     return Outcome(state, documents=(doc,), opened=tuple(opened))
 
@@ -351,7 +379,7 @@ def _delivered(state: CaseState, event: Event, ctx: RulesContext) -> Outcome:
         raise _reject("E-OUT-OF-ORDER", "documents.delivered on a portal case (no courier, ¶6)")
     _require(state, (ACCEPTED,), "documents.delivered")
     day = local_date(data.delivered_at)
-    new, closed = _with_deadlines(state, (_open(ctx, "check", day),), close=("delivery",), on=day)  # ¶6, ¶8
+    new, closed = _with_deadlines(state, (_step(ctx, state, "check", day),), close=("delivery",), on=day)  # ¶6, ¶8
     return Outcome(replace(new, status=DELIVERED), opened=(new.deadline("check"),), closed=closed)
 
 
@@ -364,15 +392,23 @@ def _checked(state: CaseState, event: Event, ctx: RulesContext) -> Outcome:
     if not data.complete:
         if not (data.missing or data.expired):
             raise _reject("E-INCONSISTENT", "complete is false but nothing is missing or expired", "/data/missing")
-        # ¶9: the provider refuses to accept an incomplete or expired package; the term ends here.
+        # ¶9: the provider refuses to accept an incomplete or expired package; the term ends here.  ¶9 gives
+        # that refusal for the portal; for a PSC case the Rules are silent (docs/rules-map.md): the provider's
+        # refusal then goes through the PSC, with words for that channel (issue 11 #7), flagged for the officer.
         new, closed = _with_deadlines(state, close=("check", "result"), on=day)
-        routes = ("cabinet", "psc", "archive") if state.channel == "psc" else ("cabinet", "archive")
-        doc = DocumentOrder(
-            state.case_id, "portal_refusal", state.language, event.event_id, "provider_seal", state.provider, (),
-            routes, computed={"missing": list(data.missing), "expired": list(data.expired)},
+        if state.channel == "psc":
+            kind, routes = "provider_refusal", ("cabinet", "psc", "archive")
+            computed: dict[str, Any] = {"officer_flags": [
+                "¶9: the Rules give no refusal for a PSC package found incomplete by the provider"]}
+        else:
+            kind, routes, computed = "portal_refusal", ("cabinet", "archive"), {}
+        computed.update(missing=list(data.missing), expired=list(data.expired))
+        doc = DocumentRequest(
+            state.case_id, kind, state.language, event.event_id, ctx.signer_of(kind), state.provider, (),
+            routes, computed=computed,
         )
         return Outcome(replace(new, status=REFUSED_ACCEPTANCE, check=data), documents=(doc,), closed=closed)
-    new, closed = _with_deadlines(state, (_open(ctx, "inspection", day),), close=("check",), on=day)  # ¶8, ¶10
+    new, closed = _with_deadlines(state, (_step(ctx, state, "inspection", day),), close=("check",), on=day)  # ¶8, ¶10
     return Outcome(replace(new, status=CHECKED, check=data), opened=(new.deadline("inspection"),), closed=closed)
 
 
@@ -380,10 +416,19 @@ def _inspected(state: CaseState, event: Event, ctx: RulesContext) -> Outcome:
     data: InspectionCompleted = event.data  # type: ignore[assignment]
     _require(state, (CHECKED,), "inspection.completed")
     day = data.act_date
-    new, closed = _with_deadlines(state, (_open(ctx, "decision", day),), close=("inspection",), on=day)  # ¶10, ¶11
+    checked_on = state.deadline("inspection").opened_on if state.deadline("inspection") else state.submitted_on
+    # ¶10: the act follows the check; it opens the ¶11 term, so a date out of order would move that term.
+    if day < checked_on:
+        raise _reject("E-INCONSISTENT", f"act_date {day} is before the documents were checked ({checked_on}, ¶10)",
+                      "/data/act_date")
+    if day > local_date(event.occurred_at):
+        raise _reject("E-INCONSISTENT", f"act_date {day} is after the event that reports the act "
+                      f"({local_date(event.occurred_at)})", "/data/act_date")
+    new, closed = _with_deadlines(state, (_step(ctx, state, "decision", day),), close=("inspection",), on=day)  # ¶10, ¶11
     # ¶10: the act (appendix 4) is signed by each inspector in turn; it stays in the case file and the archive.
-    doc = DocumentOrder(
-        state.case_id, "inspection_act", state.language, event.event_id, "inspector", state.provider,
+    doc = DocumentRequest(
+        state.case_id, "inspection_act", state.language, event.event_id, ctx.signer_of("inspection_act"),
+        state.provider,
         data.inspectors, ("archive",), number=data.act_number,
     )
     return Outcome(replace(new, status=INSPECTED, inspection=data), documents=(doc,),
@@ -398,35 +443,105 @@ def _decided(state: CaseState, event: Event, ctx: RulesContext) -> Outcome:
         raise _reject("E-OUT-OF-ORDER", "a decision before the inspection act (¶10, ¶11)")
     _require(state, (INSPECTED,), "decision.made")
     day = local_date(event.occurred_at)
-    computed: dict[str, Any] = {}
+    if data.grounds:
+        problems = refusal_problems(state, data)
+        if problems:
+            raise _reject("E-INCONSISTENT", "; ".join(problems), "/data/grounds")
+    documents: list[DocumentRequest] = []
+    flags = officer_flags(state, data, ctx)
     if data.outcome == "granted":
-        grounds = forbidding_grounds(state)
+        day = _check_order_date(state, data, day)
+        missing = missing_records(state)
+        if missing:  # ¶9, fail closed: "checked and clean" must be told from "never checked"
+            raise _reject("E-DECISION-FORBIDDEN", "records not obtained (¶9): " + ", ".join(missing),
+                          "/data/outcome")
+        grounds = forbidding_grounds(state, data, ctx)
+        children = _granted_children(state, data)
+        grounds += _opinion_grounds(state, children)
         if grounds:
             raise _reject("E-DECISION-FORBIDDEN", ", ".join(grounds), "/data/outcome")
-        known = {c.iin: c for c in state.application.children}
-        children = []
-        for i, iin in enumerate(data.children):
-            child = known.get(iin)
-            if child is None:
-                raise _reject("E-INCONSISTENT", f"child {iin} is not in the application", f"/data/children/{i}")
-            age = child.age_on(data.order_date)
-            if age >= MAJORITY_AGE:
-                raise _reject("E-INCONSISTENT", f"child {iin} is {age} on the order date", f"/data/children/{i}")
-            # Code art. 1 / art. 130: decided per child, by age on the order's date.
-            children.append({"iin": iin, "age": age, "care": care_kind(age)})
-        computed["children"] = children
-        kind, number = "order", data.order_number
-        day = data.order_date or day
+        computed: dict[str, Any] = {"children": children}
+        if flags:
+            computed["officer_flags"] = flags
+        documents.append(DocumentRequest(
+            state.case_id, "order", state.language, event.event_id, ctx.signer_of("order"), state.provider,
+            (data.signatory,), _result_routes(state), number=data.order_number, computed=computed))
+        if data.refused_children:
+            # ¶11, Law art. 19-1 p.1: every child named in the application gets an answer — the order for some,
+            # the reasoned refusal, with this case's reasons, for the others.
+            documents.append(_refusal(state, event, ctx, data, list(data.refused_children), flags))
     else:
-        computed["grounds"] = [{"code": g.code, "text_kk": g.text_kk, "text_ru": g.text_ru} for g in data.grounds]
-        kind, number = "reasoned_refusal", None
-    opened = (_open(ctx, "result_delivery", day),)  # ¶12
+        documents.append(_refusal(state, event, ctx, data, [c.iin for c in state.application.children], flags))
+    opened = (_step(ctx, state, "result_delivery", day),)  # ¶12
     new, closed = _with_deadlines(state, opened, close=("decision",), on=day)
-    doc = DocumentOrder(
-        state.case_id, kind, state.language, event.event_id, "head", state.provider, (data.signatory,),
-        _result_routes(state), number=number, computed=computed,
-    )
-    return Outcome(replace(new, status=DECIDED, decision=data), documents=(doc,), opened=opened, closed=closed)
+    return Outcome(replace(new, status=DECIDED, decision=data), documents=tuple(documents), opened=opened,
+                   closed=closed)
+
+
+def _refusal(state: CaseState, event: Event, ctx: RulesContext, data: DecisionMade, children: list[str],
+             flags: list[str]) -> DocumentRequest:
+    if not data.grounds:
+        raise _reject("E-INCONSISTENT", "the refused children need the grounds of their refusal (¶11)",
+                      "/data/grounds")
+    computed: dict[str, Any] = {
+        "grounds": [{"code": g.code, "text_kk": g.text_kk, "text_ru": g.text_ru} for g in data.grounds],
+        "children": [{"iin": iin} for iin in children],
+    }
+    if flags:
+        computed["officer_flags"] = flags
+    return DocumentRequest(
+        state.case_id, "reasoned_refusal", state.language, event.event_id, ctx.signer_of("reasoned_refusal"),
+        state.provider, (data.signatory,), _result_routes(state), computed=computed)
+
+
+def _check_order_date(state: CaseState, data: DecisionMade, day: dt.date) -> dt.date:
+    """¶10, ¶11: the order's date follows the act (and so the application), and is not after the decision event
+    that reports it — the event's own time is checked against the service's clock at ingest."""
+    order_date = data.order_date or day
+    act_date = state.inspection.act_date if state.inspection else state.submitted_on
+    if order_date < act_date:
+        raise _reject("E-INCONSISTENT", f"order_date {order_date} is before the act of {act_date} (¶10, ¶11)",
+                      "/data/order_date")
+    if order_date > day:
+        raise _reject("E-INCONSISTENT", f"order_date {order_date} is after the decision event ({day})",
+                      "/data/order_date")
+    return order_date
+
+
+def _granted_children(state: CaseState, data: DecisionMade) -> list[dict[str, Any]]:
+    """¶11: each child of the application is granted or refused, never left out; Code art. 1 / 130: the band of
+    each granted child on the order's date (and again on the signing day: :func:`order_problems`)."""
+    known = {c.iin: c for c in state.application.children}
+    for field_name, iins in (("children", data.children), ("refused_children", data.refused_children)):
+        for i, iin in enumerate(iins):
+            if iin not in known:
+                raise _reject("E-INCONSISTENT", f"child {iin} is not in the application", f"/data/{field_name}/{i}")
+    both = sorted(set(data.children) & set(data.refused_children))
+    if both:
+        raise _reject("E-INCONSISTENT", f"child {both[0]} is both granted and refused", "/data/refused_children")
+    unanswered = [iin for iin in known if iin not in data.children and iin not in data.refused_children]
+    if unanswered:
+        raise _reject("E-INCONSISTENT", "children of the application without an answer (¶11, Law art. 19-1 p.1): "
+                      + ", ".join(unanswered) + "; grant them or list them in refused_children", "/data/children")
+    order_date = data.order_date or state.submitted_on
+    children = []
+    for i, iin in enumerate(data.children):
+        age = known[iin].age_on(order_date)
+        if age >= MAJORITY_AGE:
+            raise _reject("E-INCONSISTENT", f"child {iin} is {age} on the order date; list the child in "
+                          "refused_children", f"/data/children/{i}")
+        children.append({"iin": iin, "age": age, "care": care_kind(age)})
+    return children
+
+
+def _opinion_grounds(state: CaseState, children: list[dict[str, Any]]) -> list[str]:
+    """Code art. 62: the opinion of each ward aged 10 or more on the order's date must be on file before a grant
+    (the package's child_opinion document, or the act's record) — also for a child who turned 10 since."""
+    if not any(c["age"] >= CHILD_OPINION_AGE for c in children):
+        return []
+    presented = any(d.code == "child_opinion" and d.presented for d in state.application.documents)
+    recorded = state.inspection is not None and state.inspection.child_opinion is not None
+    return [] if presented or recorded else ["code62 (no opinion of a child aged 10 or more)"]
 
 
 def result_delivered(state: CaseState, day: dt.date, ctx: RulesContext) -> Outcome:
@@ -486,6 +601,14 @@ def _issued(state: CaseState, event: Event, ctx: RulesContext) -> Outcome:
     _require(state, (DECIDED,), "result.issued")
     if state.result_delivered_on is None:
         raise _reject("E-OUT-OF-ORDER", "result.issued before the signed result was delivered (¶12–14)")
+    if data.to != HAND_OVER_TO_APPLICANT and data.power_of_attorney is None:
+        # ¶14: «… не нотариалды расталған сенімхат бойынша оның өкілі»
+        raise _reject("E-INCONSISTENT", "a result handed to a representative needs the notarised power of "
+                      "attorney: its number, date and notary (¶14)", "/data/power_of_attorney")
+    poa = data.power_of_attorney
+    if poa is not None and poa.date > local_date(data.issued_at):
+        raise _reject("E-INCONSISTENT", f"the power of attorney is dated {poa.date}, after the hand-over (¶14)",
+                      "/data/power_of_attorney/date")
     day = local_date(data.issued_at)
     new, closed = _with_deadlines(state, close=("storage", "result_delivery", "result", "return"), on=day)  # ¶14
     return Outcome(replace(new, status=CLOSED), closed=closed)
@@ -543,15 +666,6 @@ _HANDLERS = {
 
 
 # --- replay: events and the shell's transitions ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Transition:
-    """A step the shell took that changes a case without an event: ``result_delivered`` (¶12),
-    ``transferred`` to the provider and ``returned`` to the PSC (¶14)."""
-
-    name: str
-    day: dt.date
 
 
 def step(state: CaseState | None, item: Event | Transition, ctx: RulesContext) -> Outcome:

@@ -10,145 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Date,
-    Engine,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    func,
-    insert,
-    select,
-    update,
-)
+from sqlalchemy import Connection, Engine, create_engine, event, insert
 
-metadata = MetaData()
-
-# One row per file taken from the inbox.
-inputs = Table(
-    "inputs", metadata,
-    Column("input_id", String(200), primary_key=True),  # the claimed name: <utc>-<sha256 prefix>-<original>
-    Column("original_name", Text, nullable=False),
-    Column("sha256", String(64), nullable=False),
-    Column("size", Integer, nullable=False),
-    # claimed → parsed → applied | rejected | duplicate | deferred (waits for an earlier event of its case)
-    Column("status", String(20), nullable=False, index=True),
-    Column("event_id", String(64), index=True),
-    Column("case_id", String(64)),
-    Column("error", Text),  # the rejection report (JSON)
-    Column("claimed_at", String(40), nullable=False),
-    Column("finished_at", String(40)),
-)
-
-events = Table(
-    "events", metadata,
-    Column("event_id", String(64), primary_key=True),
-    Column("case_id", String(64), nullable=False, index=True),
-    Column("event", String(40), nullable=False),
-    Column("occurred_at", String(40), nullable=False),
-    Column("sha256", String(64), nullable=False),  # of the input's bytes: same id + same bytes = a duplicate
-    Column("input_id", String(200), nullable=False),
-    Column("raw", Text, nullable=False),  # the validated JSON-shaped tree
-    Column("status", String(20), nullable=False, index=True),  # pending / applied / rejected
-    Column("seq", Integer, index=True),  # order of application within the journal
-    Column("recorded_at", String(40), nullable=False),
-)
-
-# The case's log: the events and shell transitions, in the order they were applied (rules.fold rebuilds it).
-case_log = Table(
-    "case_log", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("case_id", String(64), nullable=False, index=True),
-    Column("event_id", String(64)),
-    Column("transition", String(40)),
-    Column("day", Date),
-    Column("at", String(40), nullable=False),
-)
-
-cases = Table(
-    "cases", metadata,
-    Column("case_id", String(64), primary_key=True),
-    Column("status", String(30), nullable=False),
-    Column("channel", String(10), nullable=False),
-    Column("language", String(2), nullable=False),
-    Column("provider", String(64), nullable=False),
-    Column("psc", String(64)),
-    Column("applicant_iin", String(12), nullable=False),
-    Column("submitted_on", Date, nullable=False),
-    Column("result_at", String(10)),
-    Column("updated_at", String(40), nullable=False),
-)
-
-deadlines = Table(
-    "deadlines", metadata,
-    Column("case_id", String(64), primary_key=True),
-    Column("key", String(80), primary_key=True),
-    Column("term", String(40), nullable=False),
-    Column("paragraph", String(8), nullable=False),
-    Column("opened_on", Date, nullable=False),
-    Column("due", Date, nullable=False),
-    Column("closed_on", Date),
-    Index("ix_deadlines_open", "key", "closed_on", "due"),
-)
-
-documents = Table(
-    "documents", metadata,
-    Column("document_id", String(120), primary_key=True),
-    Column("case_id", String(64), nullable=False, index=True),
-    Column("kind", String(40), nullable=False),
-    Column("language", String(2), nullable=False),
-    Column("event_id", String(64), nullable=False),
-    Column("signer_role", String(20), nullable=False),
-    Column("office", String(64), nullable=False),
-    Column("signers", Text, nullable=False),  # JSON list of officials, in signing order
-    Column("routes", Text, nullable=False),  # JSON list
-    Column("number", String(64)),
-    # ordered → rendered → queued → signing → signed → delivered; rejected (by an officer) / failed
-    Column("status", String(20), nullable=False, index=True),
-    Column("order", Text, nullable=False),  # the DocumentOrder's computed context (JSON)
-    Column("pdf_path", Text),  # the current work file (unsigned, or signed by some of the signers)
-    Column("pdf_sha256", String(64)),
-    Column("signatures_done", Integer, nullable=False, default=0),
-    Column("signed_by", Text),  # JSON list of {name, iin, serial, at, field}
-    Column("signed_at", String(40)),
-    Column("signature_level", String(8)),
-    Column("rejected_reason", Text),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", String(40)),
-    Column("error", Text),
-    Column("created_at", String(40), nullable=False),
-    Column("updated_at", String(40), nullable=False),
-)
-
-deliveries = Table(
-    "deliveries", metadata,
-    Column("document_id", String(120), primary_key=True),
-    Column("route", String(20), primary_key=True),
-    Column("path", Text, nullable=False),
-    Column("status", String(20), nullable=False),  # planned → done
-    Column("at", String(40), nullable=False),
-)
-
-steps = Table(
-    "steps", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", String(40), nullable=False),
-    Column("subject", String(200), nullable=False, index=True),
-    Column("step", String(60), nullable=False),
-    Column("detail", Text),
-)
+from .tables import case_log, cases, deadlines, deliveries, documents, events, inputs, metadata, steps
 
 
 def now_utc() -> str:
@@ -189,8 +59,7 @@ class Journal:
         self.engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        if create:
-            migrate(self.engine)
+        open_guarded(self, create=create)  # #14.3, #14.19, #14.22: a past it lost, a folder it cannot write
 
     @contextmanager
     def tx(self) -> Iterator[Connection]:
@@ -218,21 +87,88 @@ class Journal:
         if pending is not None:
             pending.append({"at": at, "subject": subject, "step": name, "detail": detail or None})
 
-    # --- reads -------------------------------------------------------------------------------------------------
 
-    def one(self, stmt: Any) -> Any:
-        with self.engine.connect() as conn:
-            return conn.execute(stmt).mappings().first()
+# --- opening safely (#14.3, #14.19, #14.22) ---------------------------------------------------------------------
 
-    def all(self, stmt: Any) -> list[Any]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(stmt).mappings())
+#: the remedy for a journal that is lost or damaged
+RESTORE = ("restore journal.sqlite (with its -wal file) from the last backup and run again; to start anew on "
+           "purpose, move the state folder's audit.jsonl, audit.head and work/ aside first")
 
-    def next_seq(self, conn: Connection) -> int:
-        return (conn.execute(select(func.max(events.c.seq))).scalar() or 0) + 1
+
+def open_guarded(journal: Journal, *, create: bool) -> None:
+    """Open the journal (bringing its schema up to date when ``create``), refusing what would lose or corrupt
+    state with a typed error and a remedy: a state folder or work folder it cannot write, a damaged file, and a
+    journal that is empty although the state folder says it had a past (the audit log's head, the kept inputs) —
+    taken for a new one, it would issue delivered documents again with new bytes.  State files are made private
+    to the service's user (0600, folders 0700): they hold children's personal data."""
+    from sqlalchemy.exc import DatabaseError, OperationalError
+
+    from ..errors import JournalDamaged, StateError
+    from . import store
+
+    state = Path(journal.audit.path).parent if journal.audit is not None else None
+    if journal.audit is not None:
+        journal.audit.bind(journal)  # the journal's steps anchor the audit chain (#14.9)
+    db = Path(str(journal.engine.url.database)) if journal.engine.dialect.name == "sqlite" else None
+    if state is not None:
+        for folder in (state, state / "work", *sorted(p for p in (state / "work").glob("*") if p.is_dir())):
+            if folder.is_dir() and not os.access(folder, os.W_OK | os.X_OK):
+                raise StateError(f"{folder} is not writable by this user",
+                                 remedy="give the service's user write access to the state folder (and its work/ "
+                                        "folders), or point [paths] state at a writable one")
+            if folder != state and folder.is_dir():
+                os.chmod(folder, 0o700)
+    if db is not None and db.parent.is_dir():
+        if not db.exists():
+            os.close(os.open(db, os.O_WRONLY | os.O_CREAT, 0o600))  # before SQLite makes it with the umask's mode
+        for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"),
+                  *((state / "audit.jsonl", state / "audit.head") if state is not None else ())):
+            if f.exists():
+                os.chmod(f, 0o600)
+    try:
+        if create:
+            migrate(journal.engine)
+        if state is None or (db is not None and not db.exists()):
+            return
+        past = _past(state)
+        if past and not store.has_past(journal):
+            raise JournalDamaged(f"the journal {db or journal.engine.url} is empty, but {past}: it lost its past",
+                                 remedy=RESTORE)
+    except OperationalError as exc:
+        if db is None:
+            raise
+        text = str(exc.orig)
+        if "readonly" in text or "unable to open" in text:
+            raise StateError(f"the journal {db} cannot be written ({text})",
+                             remedy="give the service's user write access to the state folder and the journal, or "
+                                    "run on a writable state folder") from None
+        raise JournalDamaged(f"the journal {db} cannot be read ({text})", remedy=RESTORE) from None
+    except DatabaseError as exc:
+        if db is None:
+            raise
+        raise JournalDamaged(f"the journal {db} is damaged ({exc.orig})", remedy=RESTORE) from None
+
+
+def _past(state: Path) -> str:
+    """What in the state folder says a journal has been kept there (empty: nothing)."""
+    said = []
+    head = state / "audit.head"
+    try:
+        seq = int(head.read_text().split()[0])
+    except (FileNotFoundError, ValueError, IndexError):
+        seq = 0
+    if seq:
+        said.append(f"the audit head is at {seq}")
+    elif (state / "audit.jsonl").exists() and (state / "audit.jsonl").stat().st_size:
+        said.append("the audit log has entries")
+    inputs = state / "work" / "inputs"
+    kept = sum(1 for n in os.listdir(inputs) if not n.startswith(".")) if inputs.is_dir() else 0
+    if kept:
+        said.append(f"{kept} inputs are kept in {inputs}")
+    return " and ".join(said)
 
 
 __all__ = [
     "Journal", "metadata", "inputs", "events", "case_log", "cases", "deadlines", "documents", "deliveries",
-    "steps", "now_utc", "migrate", "select", "update", "insert",
+    "steps", "now_utc", "migrate",
 ]

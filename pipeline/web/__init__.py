@@ -1,7 +1,8 @@
 """The officers' web desk (``qamqor serve``): the signature queue, cases and verification in the browser.
 
-See :mod:`pipeline.web.app` for the pages, :mod:`pipeline.web.auth` for sign-in and authority,
-:mod:`pipeline.web.external` for signing with NCALayer, :mod:`pipeline.web.ops` for health and metrics.
+See :mod:`pipeline.web.app` for the application, :mod:`pipeline.web.desk` for what the pages share,
+:mod:`pipeline.web.pages` for the pages (one module per area), :mod:`pipeline.web.auth` for sign-in and
+authority, :mod:`pipeline.web.external` for signing with NCALayer.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Secure off 127.0.0.1) carrying only the officer's id, the sign-in time and the C
 carries that token (``csrf_ok``); JSON calls send it in ``X-CSRF-Token``.  Repeated failed sign-ins lock the
 account for a while (``Lockout``, with an injectable clock for tests).
 
-What an officer may see follows the queue's rules (:func:`pipeline.queue.may_act`): documents of their role and
+What an officer may see follows the queue's rules (:func:`pipeline.stages.sign.may_act`): documents of their role and
 office; cases whose provider — or, for PSC operators, whose PSC — is their office.
 """
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config, Officer
+from ..journal.store import CaseRow
 from .passwords import DUMMY_HASH, verify_password
 from .settings import WebSettings
 
@@ -100,14 +101,14 @@ def csrf_ok(session: dict[str, Any], given: str | None) -> bool:
 # --- what an officer may see ---------------------------------------------------------------------------------
 
 
-def sees_case(officer: Officer, case: Any) -> bool:
+def sees_case(officer: Officer, case: CaseRow | None) -> bool:
     if case is None:
         return False
     if officer.role == "operator":
-        return case["psc"] == officer.office
-    return case["provider"] == officer.office
+        return case.psc == officer.office
+    return case.provider == officer.office
 
 
 def case_filter(officer: Officer) -> tuple[str, str]:
-    """The ``cases`` column an officer's office is compared with."""
+    """The case field an officer's office is compared with (``provider``, or ``psc`` for PSC operators)."""
     return ("psc" if officer.role == "operator" else "provider"), officer.office

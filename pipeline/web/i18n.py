@@ -6,6 +6,8 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
+from forms.catalogue import describe
+
 LANGUAGES = ("kk", "ru")
 CATALOGUE = Path(__file__).with_name("catalogue.toml")
 
@@ -33,8 +35,6 @@ def translator(language: str):
 
 def kind_title(kind: str, language: str) -> str:
     try:
-        from forms.catalogue import describe
-
         return describe(kind).title(language)
     except LookupError:
         return kind

@@ -13,6 +13,10 @@ max_upload_bytes = 20000000         # the public verification form
 officer = "head"                    # an id of [[officers]]
 password_hash = "$argon2id$…"       # python -m pipeline.web.passwords
 ```
+
+The table's keys and types are declared once, in :class:`pipeline.config.WebTable`, and validated with the rest
+of the file when the configuration is loaded; this module turns the table into the desk's settings and keeps
+the session key.
 """
 
 from __future__ import annotations
@@ -23,17 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Config
-from ..errors import ConfigError
+from ..config import Config, WebAccount, WebTable, validate_table
 
-KNOWN = {"host", "port", "language", "ncalayer_url", "session_secret", "session_secret_file", "session_hours",
-         "max_upload_bytes", "lockout_failures", "lockout_minutes", "accounts", "secure_cookies"}
-
-
-@dataclass(frozen=True)
-class Account:
-    officer: str
-    password_hash: str
+#: one ``[[web.accounts]]`` entry (``officer``, ``password_hash``), validated with the rest of qamqor.toml
+Account = WebAccount
 
 
 @dataclass(frozen=True)
@@ -52,33 +49,19 @@ class WebSettings:
 
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> WebSettings:
-        raw = dict(config.section("web"))
-        raw.update(overrides)
-        unknown = set(raw) - KNOWN
-        if unknown:
-            raise ConfigError(f"unknown [web] setting(s) {sorted(unknown)}", remedy="see README, Web desk")
-        accounts = []
-        for a in raw.get("accounts", ()):
-            if isinstance(a, Account):
-                accounts.append(a)
-                continue
-            if not a.get("officer") or not a.get("password_hash"):
-                raise ConfigError("each [[web.accounts]] needs officer and password_hash",
-                                  remedy="hash a password with `python -m pipeline.web.passwords`")
-            config.officer(a["officer"])  # NotFound when no such officer
-            accounts.append(Account(a["officer"], a["password_hash"]))
-        language = raw.get("language", "kk")
-        if language not in ("kk", "ru"):
-            raise ConfigError(f"[web] language {language!r} is not kk or ru")
-        secret = raw.get("session_secret") or _session_secret(config, raw.get("session_secret_file"))
+        """``[web]`` as :meth:`Config.load` validated it; ``overrides`` (tests, ``qamqor serve``) are validated
+        the same way, and an account they add must name a configured officer."""
+        table: WebTable = config.file.web
+        if overrides:
+            table = validate_table("web", {**table.model_dump(exclude_unset=True), **overrides}, config.source)
+            for account in overrides.get("accounts", ()):
+                config.officer(account["officer"] if isinstance(account, dict) else account.officer)  # NotFound
+        secret = table.session_secret or _session_secret(config, table.session_secret_file)
         return cls(
-            host=raw.get("host", "127.0.0.1"), port=int(raw.get("port", 8480)), language=language,
-            ncalayer_url=raw.get("ncalayer_url", cls.ncalayer_url), session_secret=secret,
-            session_hours=float(raw.get("session_hours", 8.0)),
-            max_upload_bytes=int(raw.get("max_upload_bytes", cls.max_upload_bytes)),
-            lockout_failures=int(raw.get("lockout_failures", 5)),
-            lockout_minutes=float(raw.get("lockout_minutes", 15.0)),
-            secure_cookies=raw.get("secure_cookies"), accounts=tuple(accounts),
+            host=table.host, port=table.port, language=table.language, ncalayer_url=table.ncalayer_url,
+            session_secret=secret, session_hours=table.session_hours, max_upload_bytes=table.max_upload_bytes,
+            lockout_failures=table.lockout_failures, lockout_minutes=table.lockout_minutes,
+            secure_cookies=table.secure_cookies, accounts=table.accounts,
         )
 
     def cookies_secure(self, host: str | None = None) -> bool:

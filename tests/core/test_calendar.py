@@ -293,3 +293,17 @@ def test_weekends_only_calendar(d, n):
     result = WEEKENDS_ONLY.add_working_days(d, n)
     assert result.weekday() < 5
     assert WEEKENDS_ONLY.working_days_between(d, result) == n
+
+
+def test_years_without_a_confirmed_decree_are_reported():
+    """Issue 11 #11: the running year and the next warn until their decree is entered as a [[year]]."""
+    from pipeline.core.calendar import parse_confirmed_years, unconfirmed_years
+
+    text = '[[year]]\nyear = 2026\ndecree = "2025-12-01 No. 1"\nsource = "https://adilet.zan.kz/…"\n'
+    confirmed = parse_confirmed_years(text)
+    assert confirmed == {2026: "2025-12-01 No. 1"}
+    assert unconfirmed_years(confirmed, date(2026, 12, 2)) == [2027]
+    assert unconfirmed_years({}, date(2026, 12, 2)) == [2026, 2027]
+    with pytest.raises(ConfigError):
+        parse_confirmed_years('[[year]]\nyear = 2026\n')
+

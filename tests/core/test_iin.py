@@ -6,7 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipeline.errors import InputError
 from pipeline.core.iin import (
     birth_date_agrees,
     birth_date_from_iin,
@@ -16,6 +15,7 @@ from pipeline.core.iin import (
     sex_from_iin,
     validate_iin,
 )
+from pipeline.errors import InputError
 
 
 @pytest.mark.parametrize(

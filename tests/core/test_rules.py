@@ -14,6 +14,25 @@ from tests import builders as B
 
 CTX = load_rules_context(calendar=WorkCalendar())
 
+#: ¶9: every record the provider obtains, all clean — a grant needs each of them (issue 11 #1, fail closed)
+CLEAN = {"criminal_record": "none", "spouse_criminal_record": "none", "incapable": False,
+         "parental_rights_limited": False, "removed_as_guardian": False, "adoption_cancelled_by_fault": False,
+         "dispensary_registered": False, "permanent_residence": True, "health_restriction": False,
+         "housing_owned": True, "social_payments": False}
+
+
+def checked(case_id="C-1", when=None, *, records=CLEAN, **kw):
+    """``B.checked`` with the ¶9 records obtained: a partial dict is laid over the clean ones; None: not obtained."""
+    return B.checked(case_id, when, records=None if records is None else {**CLEAN, **records}, **kw)
+
+
+def refused(case_id, grounds=("code122.10",), day=dt.date(2027, 1, 5)):
+    """``B.refused`` with this case's own reasons for each ground (Law art. 19-1 p.1)."""
+    tree = B.refused(case_id, grounds, day)
+    for g in tree["data"]["grounds"]:
+        g.update(text_kk="Осы істің себебі.", text_ru="Причина по этому делу.")
+    return tree
+
 
 def run(*trees):
     """Apply events in order; return the last outcome."""
@@ -100,7 +119,7 @@ def test_document_valid_until_the_day_of_submission_is_not_expired():
 
 def _story(case="C-1", **app_kw):
     a = B.application(case, **app_kw)
-    return [a, B.delivered(case), B.checked(case), B.inspected(case)]
+    return [a, B.delivered(case), checked(case), B.inspected(case)]
 
 
 def test_full_psc_story_terms_open_and_close():
@@ -128,7 +147,7 @@ def test_second_decision_is_refused():
     trees = _story()
     iin = trees[0]["data"]["children"][0]["iin"]
     with pytest.raises(InputError) as err:
-        run(*trees, B.granted("C-1", [iin]), B.refused("C-1"))
+        run(*trees, B.granted("C-1", [iin]), refused("C-1"))
     assert err.value.code == "E-OUT-OF-ORDER" and "already" in err.value.message
 
 
@@ -147,7 +166,7 @@ def test_second_application_for_a_case_is_refused():
 def test_check_before_delivery_on_psc_case_is_out_of_order():
     """¶6, ¶8: at a PSC the provider checks after the courier delivered the package."""
     with pytest.raises(InputError) as err:
-        run(B.application("C-1"), B.checked("C-1"))
+        run(B.application("C-1"), checked("C-1"))
     assert err.value.code == "E-OUT-OF-ORDER"
 
 
@@ -159,7 +178,7 @@ def test_delivery_on_portal_case_is_out_of_order():
 def test_provider_finds_package_incomplete():
     """¶9: the provider's check finds the package incomplete: refusal to accept, the terms end."""
     a = B.application("C-1", channel="portal")
-    out = run(a, B.checked("C-1", complete=False, missing=("income_proof",)))
+    out = run(a, checked("C-1", complete=False, missing=("income_proof",)))
     assert kinds(out) == ["portal_refusal"] and out.documents[0].computed["missing"] == ["income_proof"]
     assert out.state.status == rules.REFUSED_ACCEPTANCE and out.state.open_deadlines() == ()
 
@@ -209,18 +228,18 @@ def test_order_for_a_child_not_in_the_application_is_inconsistent():
 def test_art122_grounds_in_the_records_forbid_a_grant(records, ground):
     """Code art. 122 p.1: the records obtained under ¶9 forbid a granted decision; a refusal stays possible."""
     a = B.application("C-1")
-    trees = [a, B.delivered("C-1"), B.checked("C-1", records=records), B.inspected("C-1")]
+    trees = [a, B.delivered("C-1"), checked("C-1", records=records), B.inspected("C-1")]
     with pytest.raises(InputError) as err:
         run(*trees, B.granted("C-1", [a["data"]["children"][0]["iin"]]))
     assert err.value.code == "E-DECISION-FORBIDDEN" and ground in err.value.message
-    out = run(*trees, B.refused("C-1", (ground,)))
+    out = run(*trees, refused("C-1", (ground,)))
     assert kinds(out) == ["reasoned_refusal"] and out.documents[0].computed["grounds"][0]["code"] == ground
 
 
 def test_stateless_applicant_and_missing_consent_forbid_a_grant():
     a = B.application("C-1", citizenship="stateless", consent=False)
     with pytest.raises(InputError) as err:
-        run(a, B.delivered("C-1"), B.checked("C-1"), B.inspected("C-1"),
+        run(a, B.delivered("C-1"), checked("C-1"), B.inspected("C-1"),
             B.granted("C-1", [a["data"]["children"][0]["iin"]]))
     assert "code122.8" in err.value.message and "law19-1.6" in err.value.message
 
@@ -228,7 +247,7 @@ def test_stateless_applicant_and_missing_consent_forbid_a_grant():
 def test_negative_inspection_forbids_a_grant():
     a = B.application("C-1")
     with pytest.raises(InputError) as err:
-        run(a, B.delivered("C-1"), B.checked("C-1"), B.inspected("C-1", conclusion="not_possible"),
+        run(a, B.delivered("C-1"), checked("C-1"), B.inspected("C-1", conclusion="not_possible"),
             B.granted("C-1", [a["data"]["children"][0]["iin"]]))
     assert "inspection.negative" in err.value.message
 
@@ -238,7 +257,7 @@ def test_negative_inspection_forbids_a_grant():
 
 def _decided(benefit=False, channel="psc"):
     a = B.application("C-1", benefit=benefit, channel=channel)
-    trees = [a] + ([B.delivered("C-1")] if channel == "psc" else []) + [B.checked("C-1"), B.inspected("C-1")]
+    trees = [a] + ([B.delivered("C-1")] if channel == "psc" else []) + [checked("C-1"), B.inspected("C-1")]
     return run(*trees, B.granted("C-1", [a["data"]["children"][0]["iin"]])).state
 
 
@@ -319,3 +338,270 @@ def test_result_cannot_be_issued_before_it_is_signed_and_delivered():
     with pytest.raises(InputError) as err:
         rules.apply(_decided(), B.event(ev), CTX)
     assert err.value.code == "E-OUT-OF-ORDER"
+
+
+# --- issue 11: the Rules and the Code, second pass ------------------------------------------------------------
+
+
+def _to_inspection(case="C-1", records=CLEAN, inspection=None, **app_kw):
+    a = B.application(case, **app_kw)
+    return a, [a, B.delivered(case), checked(case, records=records), inspection or B.inspected(case)]
+
+
+def _iins(a):
+    return [c["iin"] for c in a["data"]["children"]]
+
+
+@pytest.mark.parametrize("records,missing", [
+    (None, "records"),
+    ({"criminal_record": None}, "records.criminal_record"),
+    ({"health_restriction": None}, "records.health_restriction"),
+    ({"social_payments": None}, "records.social_payments"),
+])
+def test_a_grant_without_the_records_of_p9_is_forbidden_and_says_which(records, missing):
+    """¶9 (#11.1): the provider obtains the records; a grant on records never obtained is impossible."""
+    rec = None if records is None else {k: v for k, v in {**CLEAN, **records}.items() if v is not None}
+    a, trees = _to_inspection(records=rec)
+    trees[2] = B.checked("C-1", records=rec)
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", _iins(a)))
+    assert err.value.code == "E-DECISION-FORBIDDEN" and missing in err.value.message and "¶9" in err.value.message
+
+
+def test_the_spouses_criminal_record_is_needed_when_married():
+    """¶9: the criminal-record certificate of the applicant *and the spouse* (#11.1)."""
+    rec = {k: v for k, v in CLEAN.items() if k != "spouse_criminal_record"}
+    a = B.application("C-1", married=True)
+    trees = [a, B.delivered("C-1"), B.checked("C-1", records=rec), B.inspected("C-1")]
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", _iins(a)))
+    assert "records.spouse_criminal_record" in err.value.message
+    single = B.application("C-1")
+    out = run(single, B.delivered("C-1"), B.checked("C-1", records=rec), B.inspected("C-1"),
+              B.granted("C-1", _iins(single)))
+    assert kinds(out) == ["order"]
+
+
+def test_every_child_of_the_application_gets_an_answer():
+    """¶11, Law art. 19-1 p.1 (#11.2): a decision naming some children only is refused; the refused ones get the
+    reasoned refusal beside the order, and the split is flagged (Code art. 119 p.3)."""
+    one, two = B.child(dt.date(2017, 6, 1)), B.child(dt.date(2015, 2, 1))
+    a, trees = _to_inspection(children=[one, two])
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", [one["iin"]]))
+    assert err.value.code == "E-INCONSISTENT" and two["iin"] in err.value.message
+    partial = B.granted("C-1", [one["iin"]])
+    partial["data"].update(refused_children=[two["iin"]], grounds=[
+        {"code": "law19-1.2", "text_kk": "Себебі.", "text_ru": "Причина."}])
+    out = run(*trees, partial)
+    assert kinds(out) == ["order", "reasoned_refusal"]
+    assert out.documents[1].computed["children"] == [{"iin": two["iin"]}]
+    assert any(f.startswith("code119.3") for f in out.documents[0].computed["officer_flags"])
+
+
+def test_refused_children_need_their_grounds():
+    one, two = B.child(dt.date(2017, 6, 1)), B.child(dt.date(2015, 2, 1))
+    a, trees = _to_inspection(children=[one, two])
+    partial = B.granted("C-1", [one["iin"]])
+    partial["data"]["refused_children"] = [two["iin"]]
+    with pytest.raises(InputError) as err:
+        run(*trees, partial)
+    assert err.value.where.pointer == "/data/grounds"
+
+
+def test_a_minor_applicant_cannot_be_appointed():
+    """Code art. 122 p.1, the lead (#11.3): only adults; a 17-year-old is flagged at acceptance, never granted."""
+    a = B.application("C-1")
+    a["data"]["applicant"].update(B.person(dt.date(2009, 6, 1)))
+    out = run(a)
+    assert any(f.startswith("code122.adult") for f in out.documents[0].computed["officer_flags"])
+    with pytest.raises(InputError) as err:
+        run(a, B.delivered("C-1"), checked("C-1"), B.inspected("C-1"), B.granted("C-1", _iins(a)))
+    assert "code122.adult" in err.value.message
+
+
+def test_the_health_conclusion_forbids_a_grant():
+    """Code art. 122 p.1 item 5 (#11.3): the certificate's conclusion, not only its presence."""
+    a, trees = _to_inspection(records={"health_restriction": True})
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", _iins(a)))
+    assert "code122.5" in err.value.message
+
+
+def _single_man(case="C-1"):
+    a = B.application(case)
+    a["data"]["applicant"].update(B.person(dt.date(1985, 3, 2), "M", "Сейітов", "Ерлан"))
+    return a
+
+
+def test_an_unmarried_man_waits_for_the_officers_record_of_the_exception():
+    """Code art. 122 p.1 item 9 (#11.3): blocked unless the officer records three years of raising the child."""
+    a = _single_man()
+    trees = [a, B.delivered("C-1"), checked("C-1"), B.inspected("C-1")]
+    assert any(f.startswith("code122.9") for f in run(a).documents[0].computed["officer_flags"])
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", _iins(a)))
+    assert "code122.9" in err.value.message
+    short = B.granted("C-1", _iins(a))
+    short["data"]["single_father_exception"] = {"years_raised": 2, "basis": "mother_deceased"}
+    with pytest.raises(InputError):
+        run(*trees, short)
+    ok = B.granted("C-1", _iins(a))
+    ok["data"]["single_father_exception"] = {"years_raised": 3, "basis": "mother_deceased"}
+    assert kinds(run(*trees, ok)) == ["order"]
+
+
+def test_income_below_the_subsistence_minimum_forbids_a_grant():
+    """Code art. 122 p.1 item 10 (#11.3): the act's income per person of the household with the ward against
+    the year's minimum (terms.toml: 50 851 tenge in 2026); 2027 not yet configured takes 2026's, flagged."""
+    act = B.inspected("C-1")
+    act["data"]["income"] = {"applicant_monthly": 100000}  # 2 people (applicant + ward): 101 702 needed
+    a, trees = _to_inspection(inspection=act)
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", _iins(a), dt.date(2026, 12, 28)))
+    assert "code122.10" in err.value.message
+    act["data"]["income"] = {"applicant_monthly": 60000, "spouse_monthly": 45000}
+    a, trees = _to_inspection(inspection=act)
+    out = run(*trees, B.granted("C-1", _iins(a), dt.date(2027, 1, 5)))
+    assert any("2026's" in f for f in out.documents[0].computed["officer_flags"])
+
+
+@pytest.mark.parametrize("citizenship,relation,required", [
+    ("KZ", "none", True), ("RU", "none", False),  # item 13 binds citizens of Kazakhstan only
+    ("KZ", "niece_nephew", False), ("KZ", "stepchild", False),  # item 13 p.2: training within a year
+    ("KZ", "grandchild", False),  # close relatives
+])
+def test_psychological_training_binds_citizens_and_waits_a_year_for_relatives(citizenship, relation, required):
+    """Code art. 122 p.1 item 13 (#11.3): a foreign applicant and an aunt are no longer refused acceptance."""
+    docs = [{"code": c, "presented": True, "valid_until": "2027-12-31"} for c in B.ALL_DOCS
+            if c != "psych_training_certificate"]
+    out = run(B.application(citizenship=citizenship, documents=docs,
+                            children=[B.child(dt.date(2017, 5, 1), relation=relation)]))
+    assert kinds(out) == (["refusal_receipt"] if required else ["acceptance_receipt"])
+    if relation in ("niece_nephew", "stepchild") and citizenship == "KZ":
+        assert any(f.startswith("code122.13") for f in out.documents[0].computed["officer_flags"])
+
+
+def test_the_order_date_is_checked_against_the_act_and_the_event():
+    """¶10, ¶11 (#11.4): an order dated before the act, or after the event reporting it, is refused."""
+    a, trees = _to_inspection()
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", _iins(a), dt.date(2026, 12, 18)))
+    assert err.value.where.pointer == "/data/order_date"
+    late = B.granted("C-1", _iins(a), dt.date(2027, 1, 6))
+    late["occurred_at"] = B.at(2027, 1, 5).isoformat()
+    with pytest.raises(InputError) as err:
+        run(*trees, late)
+    assert err.value.where.pointer == "/data/order_date"
+
+
+def test_the_act_date_is_checked_against_the_check():
+    """¶10 (#11.4): the act follows the check of the documents (17 Dec)."""
+    a = B.application("C-1")
+    with pytest.raises(InputError) as err:
+        run(a, B.delivered("C-1"), checked("C-1"), B.inspected("C-1", act_date=dt.date(2026, 12, 16)))
+    assert err.value.where.pointer == "/data/act_date"
+
+
+def test_the_band_and_the_18_limit_hold_on_the_day_the_head_signs():
+    """Code art. 1, 130; the order takes effect on signing (#11.4): a child turning 14 (or 18) between the order's
+    date and the signature makes the order wrong on the signing day."""
+    turning = B.child(dt.date(2013, 1, 8))  # 13 on 5 Jan 2027, 14 on 8 Jan
+    a, trees = _to_inspection(children=[turning])
+    out = run(*trees, B.granted("C-1", [turning["iin"]]))
+    children = out.documents[0].computed["children"]
+    assert children[0]["care"] == "guardianship"
+    assert rules.order_problems(out.state, children, dt.date(2027, 1, 7)) == []
+    problems = rules.order_problems(out.state, children, dt.date(2027, 1, 8))
+    assert problems and "trusteeship" in problems[0]
+
+
+def test_the_opinion_of_a_child_who_turned_10_since_the_application():
+    """Code art. 62 (#11.4): 9 at submission (no opinion required then), 10 on the order date: a grant needs it."""
+    child = B.child(dt.date(2016, 12, 20))
+    docs = [{"code": c, "presented": True, "valid_until": "2027-12-31"} for c in B.ALL_DOCS if c != "child_opinion"]
+    a, trees = _to_inspection(children=[child], documents=docs)
+    with pytest.raises(InputError) as err:
+        run(*trees, B.granted("C-1", [child["iin"]]))
+    assert "code62" in err.value.message
+    act = B.inspected("C-1")
+    act["data"]["child_opinion"] = "Бала апасымен тұрғысы келеді."
+    a, trees = _to_inspection(children=[child], documents=docs, inspection=act)
+    assert kinds(run(*trees, B.granted("C-1", [child["iin"]]))) == ["order"]
+
+
+@pytest.mark.parametrize("ground,kw", [
+    ("inspection.negative", {}),  # the act says "possible"
+    ("code122.13", {"children": [B.child(dt.date(2017, 5, 1), relation="grandchild")]}),  # a grandparent
+    ("code122.8", {}),  # a citizen of Kazakhstan
+])
+def test_refusal_grounds_are_checked_against_the_case(ground, kw):
+    """Law art. 19-1 p.1 (#11.5): a refusal whose ground the case contradicts is refused with a report."""
+    a, trees = _to_inspection(**kw)
+    with pytest.raises(InputError) as err:
+        run(*trees, refused("C-1", (ground,)))
+    assert err.value.code == "E-INCONSISTENT" and ground in err.value.message
+
+
+def test_a_reasoned_refusal_carries_the_cases_own_reasons():
+    """Law art. 19-1 p.1 (#11.5): the statute's text alone does not reason a refusal."""
+    a, trees = _to_inspection()
+    with pytest.raises(InputError) as err:
+        run(*trees, B.refused("C-1", ("law19-1.2",)))
+    assert "text_kk" in err.value.message
+
+
+def test_psc_sub_terms_are_capped_at_the_p15_date():
+    """¶15 against ¶6+¶8+¶10+¶11+¶12 = 20 working days for a PSC case (#11.6): every step on its last day would
+    breach ¶15 (14 Jan 2027); the result's delivery term is due on the ¶15 day and says so."""
+    a = B.application("C-1", when=B.at(2026, 12, 14))
+    trees = [a, B.delivered("C-1", B.at(2026, 12, 15)), checked("C-1", B.at(2026, 12, 18)),
+             B.inspected("C-1", act_date=dt.date(2026, 12, 23))]
+    out = run(*trees, B.granted("C-1", _iins(a), dt.date(2027, 1, 13)))
+    total = out.state.deadline("result")
+    d = out.state.deadline("result_delivery")
+    assert total.due == dt.date(2027, 1, 14)
+    assert d.due == total.due and d.paragraph == "¶12/¶15"  # uncapped it would be 15 Jan
+
+
+def test_an_incomplete_psc_package_at_the_provider_gets_the_psc_document():
+    """¶9 gives the portal refusal for the portal only (#11.7): a PSC case gets the provider's refusal for that
+    channel, routed through the PSC, and the gap in the Rules is flagged."""
+    out = run(B.application("C-1"), B.delivered("C-1"), checked("C-1", complete=False, missing=("income_proof",)))
+    assert kinds(out) == ["provider_refusal"]
+    doc = out.documents[0]
+    assert doc.routes == ("cabinet", "psc", "archive") and doc.computed["missing"] == ["income_proof"]
+    assert doc.computed["officer_flags"]
+
+
+def _issue(to, poa=None):
+    state = rules.result_delivered(_decided(), dt.date(2027, 1, 6), CTX).state
+    data = {"issued_at": B.at(2027, 1, 8).isoformat(), "to": to}
+    if poa is not None:
+        data["power_of_attorney"] = poa
+    return rules.apply(state, B.event(B.envelope("result.issued", "C-1", B.at(2027, 1, 8), data)), CTX)
+
+
+def test_a_representative_needs_a_notarised_power_of_attorney():
+    """¶14 (#11.8): «… не нотариалды расталған сенімхат бойынша оның өкілі»."""
+    with pytest.raises(InputError) as err:
+        _issue("representative")
+    assert err.value.where.pointer == "/data/power_of_attorney"
+    with pytest.raises(InputError):
+        _issue("representative", {"number": "123", "date": "2027-01-09", "notary": "Әлиева А."})  # after hand-over
+    out = _issue("representative", {"number": "123", "date": "2026-12-20", "notary": "Әлиева А."})
+    assert out.state.status == rules.CLOSED
+
+
+def test_times_print_in_kazakhstans_time_whatever_the_offset():
+    """#11.9: an event sent in UTC prints Almaty's clock time and day, as the core counts it."""
+    moment = dt.datetime(2026, 11, 3, 20, 30, tzinfo=dt.UTC)
+    assert rules.local_time(moment).isoformat() == "2026-11-04T01:30:00+05:00"
+    assert rules.local_date(moment) == dt.date(2026, 11, 4)
+
+
+def test_registration_numbers_of_the_office():
+    """#11.9: receipts and refusals carry the office's registration number, never an internal id."""
+    assert rules.registration_number("{office}/{year}/{seq:05d}", "PSC-7", 2026, 42) == "PSC-7/2026/00042"
+    with pytest.raises(ValueError):
+        rules.registration_number("{office}-{case}", "PSC-7", 2026, 1)

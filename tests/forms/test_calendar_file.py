@@ -45,3 +45,12 @@ def test_load_reads_a_file_and_tolerates_a_missing_one(tmp_path):
     path.write_text("[[day_off]]\ndate = 2099-01-05\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=rf"{path.name}, line 1: .*missing reason_kk"):
         load_calendar(path)
+
+
+def test_the_shipped_overrides_confirm_no_year_without_a_decree_found():
+    """forms/calendar/overrides.toml: no decree text for 2026 or 2027 was found, so both years warn."""
+    from forms.catalogue import CALENDAR_OVERRIDES
+    from pipeline.core.calendar import parse_confirmed_years, unconfirmed_years
+
+    confirmed = parse_confirmed_years(CALENDAR_OVERRIDES.read_text(encoding="utf-8"))
+    assert unconfirmed_years(confirmed, date(2026, 12, 2)) == [2026, 2027]

@@ -13,6 +13,7 @@ KINDS = {
     "refusal_receipt": (3, "operator", "¶5"),
     "acceptance_notice": (None, "provider_seal", "¶7"),
     "portal_refusal": (None, "provider_seal", "¶9"),
+    "provider_refusal": (None, "provider_seal", "¶9"),  # issue 11 #7: a PSC package the provider finds incomplete
     "inspection_act": (4, "inspector", "¶10"),
     "order": (5, "head", "¶11"),
     "reasoned_refusal": (None, "head", "¶11"),
@@ -72,7 +73,8 @@ RU_GEN = ["января", "февраля", "марта", "апреля", "ма�
 
 @pytest.fixture(scope="module")
 def dates():
-    return Dates(catalogue._default().months)
+    cat = catalogue._default()
+    return Dates(cat.months, cat.service.get("dates"))
 
 
 @pytest.mark.parametrize("month", range(1, 13))

@@ -1,5 +1,5 @@
 """Fixtures for the signing tests: a Kazakh-shaped test PKI, its live OCSP/CRL/TSA server (certomancer on
-127.0.0.1), the fast RFC 3161 server (``python -m signing.tsa_server``, same TSA key and certificate), a SoftHSM2
+127.0.0.1), the fast RFC 3161 server (``python -m signing.testing.tsa_server``, same TSA key and certificate), a SoftHSM2
 token, PDFs with empty signature fields, and poppler's pdfsig as a second validator."""
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from signing_helpers import PROVIDER_BIN, PSC_BIN, make_pdf
+from signing_helpers import PROVIDER_BIN, PSC_BIN, make_pdf, signing_options
 
 from signing import SigningOptions, load_pkcs12
-from signing.pki import build_pki
+from signing.testing.pki import build_pki
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -83,13 +83,13 @@ def pki_server(pki, pki_port):
 
 @pytest.fixture(scope="session")
 def fast_tsa(pki) -> str:
-    """The URL of ``python -m signing.tsa_server`` for the test PKI's TSA, as a real process on 127.0.0.1.
+    """The URL of ``python -m signing.testing.tsa_server`` for the test PKI's TSA, as a real process on 127.0.0.1.
 
     Real tokens (the PKI's TSA key and certificate), built with pyHanko's TSA code, ~2 ms instead of
     certomancer's ~48 ms per request; certomancer still serves OCSP and CRLs.
     """
     port = free_port()
-    with serving([sys.executable, "-m", "signing.tsa_server", "--pki", str(pki.directory), "--port", str(port)],
+    with serving([sys.executable, "-m", "signing.testing.tsa_server", "--pki", str(pki.directory), "--port", str(port)],
                  port, cwd=Path(__file__).resolve().parents[2]):
         yield f"http://127.0.0.1:{port}/tsa"
 
@@ -167,7 +167,7 @@ def keys(pki):
 
 @pytest.fixture
 def bb_options(pki) -> SigningOptions:
-    return SigningOptions(level="B-B", trust_roots=[pki.root_cert])
+    return signing_options(level="B-B", trust_roots=[pki.root_cert])
 
 
 # --- SoftHSM2 ------------------------------------------------------------------------------------------------

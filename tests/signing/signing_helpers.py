@@ -6,12 +6,22 @@ import hashlib
 import io
 from pathlib import Path
 
-from signing import StampInfo, sign_pdf
+from forms.catalogue import signers_by_role
+from signing import SigningOptions, StampInfo, sign_pdf
 
 PROVIDER_BIN = "040340001283"
 PSC_BIN = "160440007161"
 MM = 72 / 25.4
 ARTEFACTS = Path(__file__).resolve().parents[1] / "artefacts"
+
+#: who signs which document kind, as the application passes it: from forms/catalogue/documents.toml
+SIGNERS = signers_by_role()
+
+
+def signing_options(**kw) -> SigningOptions:
+    """``SigningOptions`` with the catalogue's signers unless ``allowed_roles`` is given (the library has none)."""
+    kw.setdefault("allowed_roles", SIGNERS)
+    return SigningOptions(**kw)
 
 
 _HTML = """<!DOCTYPE html><html lang="kk"><head><meta charset="utf-8"><style>

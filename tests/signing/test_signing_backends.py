@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from signing_helpers import make_pdf, sign_as, stamp_for
+from signing_helpers import make_pdf, sign_as, signing_options, stamp_for
 
 from pipeline.errors import ExitCode
 from signing import (
     ExternalSigner,
     KeyNotFound,
+    PreparedSignature,
     SigningFailed,
-    SigningOptions,
     SigningRefused,
     WrongSecret,
     load_pkcs11,
@@ -132,11 +133,11 @@ def test_external_policy_runs_before_anything_is_prepared(pki, keys, bb_options)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("level", ["B-T", "B-LTA"])
+@pytest.mark.parametrize("level", ["B-T", "B-LT", "B-LTA"])
 def test_external_with_timestamp_and_long_term_data(pki_server, fast_tsa, keys, outside_key, pdfsig, level):
     pki = pki_server
     tsa_url = fast_tsa if level == "B-T" else pki.tsa_url
-    options = SigningOptions(level=level, tsa_url=tsa_url, trust_roots=[pki.root_cert])
+    options = signing_options(level=level, tsa_url=tsa_url, trust_roots=[pki.root_cert])
     pdf = make_pdf(["sig-head"], case=f"EXT-{level}")
     signer, prepared = _prepare(pki, keys, pdf, options)
     signed = signer.finish(prepared, openssl_cms(outside_key, prepared.to_be_signed))
@@ -144,6 +145,54 @@ def test_external_with_timestamp_and_long_term_data(pki_server, fast_tsa, keys, 
     assert report.valid, report.format_text()
     assert report.signatures[0].level == level
     pdfsig(signed, 1, doc_timestamps=1 if level == "B-LTA" else 0)
+
+
+@pytest.mark.slow
+def test_external_cms_with_its_own_timestamp_keeps_it(pki_server, keys, outside_key):
+    """NCALayer with a TSP profile timestamps the CMS itself: no second token, its TSA's data still in the DSS."""
+    import asyncio
+
+    from asn1crypto import cms as asn1_cms
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    from signing.external import _add_signature_timestamp
+    from signing.testing.tsa_server import load_tsa_from_pki
+
+    pki = pki_server
+    options = signing_options(level="B-LT", tsa_url=pki.tsa_url, trust_roots=[pki.root_cert])
+    pdf = make_pdf(["sig-head"], case="EXT-OWN-TS")
+    signer, prepared = _prepare(pki, keys, pdf, options)
+    cms = asn1_cms.ContentInfo.load(openssl_cms(outside_key, prepared.to_be_signed))
+    cms = asyncio.run(_add_signature_timestamp(cms, load_tsa_from_pki(pki.directory)))  # "the outside TSA"
+    signed = signer.finish(prepared, cms.dump())
+    report = verify_pdf(signed, trust_roots=[pki.root_cert])
+    assert report.valid, report.format_text()
+    assert report.signatures[0].level == "B-LT"
+    sig = PdfFileReader(io.BytesIO(signed), strict=False).embedded_regular_signatures[0]
+    attrs = [a["type"].native for a in sig.signer_info["unsigned_attrs"]]
+    assert attrs.count("signature_time_stamp_token") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", ["B-B", "B-LTA"])
+def test_external_prepared_signature_survives_storage(pki_server, keys, outside_key, level):
+    """The prepared state goes to bytes (JSON, no pickle) and back; another signer finishes it (a restart)."""
+    import pickle
+
+    pki = pki_server
+    options = signing_options(level=level, tsa_url=pki.tsa_url, trust_roots=[pki.root_cert])
+    pdf = make_pdf(["sig-head"], case=f"EXT-STORE-{level}")
+    _, prepared = _prepare(pki, keys, pdf, options)
+    assert (prepared.post_sign is not None) == (level == "B-LTA")
+    assert pickle.loads(pickle.dumps(prepared)).to_bytes() == prepared.to_bytes()
+    restored = PreparedSignature.from_bytes(prepared.to_bytes())
+    assert restored.to_be_signed == prepared.to_be_signed and restored.digest == prepared.digest
+    signed = ExternalSigner(options).finish(restored, openssl_cms(outside_key, restored.to_be_signed))
+    report = verify_pdf(signed, trust_roots=[pki.root_cert])
+    assert report.valid, report.format_text()
+    assert report.signatures[0].level == level
+    with pytest.raises(SigningFailed, match="cannot be read"):
+        PreparedSignature.from_bytes(b'{"v": 1}')
 
 
 def test_pkcs12_keys_load_once(pki):

@@ -10,14 +10,14 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
-from signing_helpers import ARTEFACTS, make_pdf, sign_as
+from signing_helpers import ARTEFACTS, make_pdf, sign_as, signing_options
 
-from signing import SigningOptions, verify_pdf
+from signing import verify_pdf
 
 
 def test_act_signed_by_two_inspectors_keeps_both_valid(pki, keys, act_pdf, pdfsig):
-    first = SigningOptions(trust_roots=[pki.root_cert], certify=True)  # DocMDP: form filling and signing only
-    then = SigningOptions(trust_roots=[pki.root_cert])
+    first = signing_options(trust_roots=[pki.root_cert], certify=True)  # DocMDP: form filling and signing only
+    then = signing_options(trust_roots=[pki.root_cert])
     one = sign_as(pki, keys, "inspector-1", act_pdf, "sig-inspector-1", "inspection_act", first)
     two = sign_as(pki, keys, "inspector-2", one, "sig-inspector-2", "inspection_act", then)
 
@@ -34,7 +34,7 @@ def test_act_signed_by_two_inspectors_keeps_both_valid(pki, keys, act_pdf, pdfsi
 
 def test_changing_the_page_after_a_signature_is_detected(pki, keys, act_pdf):
     one = sign_as(pki, keys, "inspector-1", act_pdf, "sig-inspector-1", "inspection_act",
-                  SigningOptions(trust_roots=[pki.root_cert], certify=True))
+                  signing_options(trust_roots=[pki.root_cert], certify=True))
     w = IncrementalPdfFileWriter(io.BytesIO(one))
     page = w.root["/Pages"]["/Kids"][0].get_object()
     extra = w.add_object(generic.StreamObject(stream_data=b"BT /F1 24 Tf 100 700 Td (FORGED) Tj ET"))
@@ -53,7 +53,7 @@ def test_changing_the_page_after_a_signature_is_detected(pki, keys, act_pdf):
 
 
 def test_flipped_byte_breaks_integrity(pki, keys, order_pdf):
-    signed = bytearray(sign_as(pki, keys, "head", order_pdf, "sig-head", "order", SigningOptions(trust_roots=[pki.root_cert])))
+    signed = bytearray(sign_as(pki, keys, "head", order_pdf, "sig-head", "order", signing_options(trust_roots=[pki.root_cert])))
     i = signed.index(b"CASE-1") if b"CASE-1" in signed else 200
     signed[i] ^= 0x01
     report = verify_pdf(bytes(signed), trust_roots=[pki.root_cert])
@@ -69,7 +69,7 @@ def test_unsigned_and_unreadable_documents_are_not_valid(pki, order_pdf):
 
 
 def test_report_to_dict_and_text(pki, keys, order_pdf, pdfsig):
-    signed = sign_as(pki, keys, "head", order_pdf, "sig-head", "order", SigningOptions(trust_roots=[pki.root_cert]))
+    signed = sign_as(pki, keys, "head", order_pdf, "sig-head", "order", signing_options(trust_roots=[pki.root_cert]))
     pdfsig(signed, 1)
     report = verify_pdf(signed, trust_roots=[pki.root_cert])
     d = report.to_dict()
@@ -110,7 +110,7 @@ def test_pdfa_survives_signing(pki, keys, tmp_path, pdfsig, level):
     pdf = make_pdf(["sig-head"], pdfa=True, case="PDFA")
     before = _pdfa_facts(pdf)
     assert before["pdfaid"] == ("3", "B") and before["intents"] == 1
-    signed = sign_as(pki, keys, "head", pdf, "sig-head", "order", SigningOptions(level=level, trust_roots=[pki.root_cert]))
+    signed = sign_as(pki, keys, "head", pdf, "sig-head", "order", signing_options(level=level, trust_roots=[pki.root_cert]))
     assert signed.startswith(pdf)  # incremental update: the PDF/A revision is byte-for-byte inside
     after = _pdfa_facts(signed)
     assert after == before
@@ -121,7 +121,7 @@ def test_pdfa_survives_signing(pki, keys, tmp_path, pdfsig, level):
 
 def test_visible_stamp_in_kazakh(pki, keys, tmp_path, pdfsig):
     pdf = make_pdf(["sig-head"], case="STAMP")
-    signed = sign_as(pki, keys, "head", pdf, "sig-head", "order", SigningOptions(trust_roots=[pki.root_cert]))
+    signed = sign_as(pki, keys, "head", pdf, "sig-head", "order", signing_options(trust_roots=[pki.root_cert]))
     pdfsig(signed, 1)
     path = tmp_path / "stamped.pdf"
     path.write_bytes(signed)
@@ -151,7 +151,7 @@ def test_visible_stamp_in_russian(pki, keys, tmp_path, pdfsig):
 
     signed = sign_pdf(pdf, field="sig-head", key=keys["head"], approved_sha256=hashlib.sha256(pdf).hexdigest(),
                       officer_iin=officer.iin, document_kind="order", stamp=stamp_for(officer, "ru"),
-                      options=SigningOptions(trust_roots=[pki.root_cert]))
+                      options=signing_options(trust_roots=[pki.root_cert]))
     path = tmp_path / "ru.pdf"
     path.write_bytes(signed)
     text = " ".join(subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True).stdout.split())

@@ -1,16 +1,16 @@
 """PAdES B-T, B-LT and B-LTA against real TSA/OCSP/CRL servers on 127.0.0.1, and their failures.
 
-B-T takes its timestamps from the fast TSA (``signing.tsa_server``); B-LT and B-LTA from certomancer's, which
+B-T takes its timestamps from the fast TSA (``signing.testing.tsa_server``); B-LT and B-LTA from certomancer's, which
 also serves the OCSP responses and CRLs.  Both sign with the test PKI's TSA key and certificate."""
 
 from __future__ import annotations
 
 import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
-from signing_helpers import PROVIDER_BIN, PSC_BIN, make_pdf, sign_as
+from signing_helpers import PROVIDER_BIN, PSC_BIN, make_pdf, sign_as, signing_options
 
 from pipeline.errors import ExitCode, TransientError
-from signing import CertificateRevoked, SigningOptions, SigningServiceDown, verify_pdf
+from signing import CertificateRevoked, SigningServiceDown, verify_pdf
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +25,7 @@ def _reader(data: bytes) -> PdfFileReader:
 def test_levels(pki_server, fast_tsa, keys, pdfsig, level):
     pki = pki_server
     tsa_url = fast_tsa if level == "B-T" else pki.tsa_url
-    options = SigningOptions(level=level, tsa_url=tsa_url, trust_roots=[pki.root_cert], check_revocation=True)
+    options = signing_options(level=level, tsa_url=tsa_url, trust_roots=[pki.root_cert], check_revocation=True)
     signed = sign_as(pki, keys, "head", make_pdf(["sig-head"], case=f"CASE-{level}"), "sig-head", "order", options)
 
     report = verify_pdf(signed, trust_roots=[pki.root_cert])
@@ -49,7 +49,7 @@ def test_levels(pki_server, fast_tsa, keys, pdfsig, level):
 def test_lt_validates_offline_from_the_dss(pki_server, keys, pdfsig):
     """The B-LT document's own DSS is enough: no fetching, revocation hard-fail, still valid."""
     pki = pki_server
-    options = SigningOptions(level="B-LT", tsa_url=pki.tsa_url, trust_roots=[pki.root_cert])
+    options = signing_options(level="B-LT", tsa_url=pki.tsa_url, trust_roots=[pki.root_cert])
     signed = sign_as(pki, keys, "inspector-1", make_pdf(["sig-inspector-1"]), "sig-inspector-1", "inspection_act", options)
     report = verify_pdf(signed, trust_roots=[pki.root_cert], allow_fetching=False)
     assert report.valid and report.signatures[0].revocation == "good (embedded OCSP/CRL in the DSS)"
@@ -58,7 +58,7 @@ def test_lt_validates_offline_from_the_dss(pki_server, keys, pdfsig):
 
 def test_revoked_certificate_is_refused_when_revocation_is_checked(pki_server, fast_tsa, keys, order_pdf):
     pki = pki_server
-    options = SigningOptions(level="B-T", tsa_url=fast_tsa, trust_roots=[pki.root_cert], check_revocation=True)
+    options = signing_options(level="B-T", tsa_url=fast_tsa, trust_roots=[pki.root_cert], check_revocation=True)
     with pytest.raises(CertificateRevoked) as e:
         sign_as(pki, keys, "revoked", order_pdf, "sig-head", "order", options)
     assert e.value.rule == "revocation" and e.value.exit_code == ExitCode.signing_refused
@@ -67,7 +67,7 @@ def test_revoked_certificate_is_refused_when_revocation_is_checked(pki_server, f
 def test_revoked_signature_fails_verification_with_fetching(pki_server, keys, order_pdf):
     """Signed without a revocation check (B-B), then verified with OCSP: the verifier says revoked."""
     pki = pki_server
-    signed = sign_as(pki, keys, "revoked", order_pdf, "sig-head", "order", SigningOptions(trust_roots=[pki.root_cert]))
+    signed = sign_as(pki, keys, "revoked", order_pdf, "sig-head", "order", signing_options(trust_roots=[pki.root_cert]))
     report = verify_pdf(signed, trust_roots=[pki.root_cert], allow_fetching=True)
     assert not report.valid
     assert report.signatures[0].revocation.startswith("REVOKED")
@@ -76,7 +76,7 @@ def test_revoked_signature_fails_verification_with_fetching(pki_server, keys, or
 def test_tsa_down_is_transient(pki, keys, order_pdf):
     from conftest import free_port
 
-    options = SigningOptions(level="B-T", tsa_url=f"http://127.0.0.1:{free_port()}/tsa", trust_roots=[pki.root_cert],
+    options = signing_options(level="B-T", tsa_url=f"http://127.0.0.1:{free_port()}/tsa", trust_roots=[pki.root_cert],
                              timeout_s=2)
     with pytest.raises(SigningServiceDown) as e:
         sign_as(pki, keys, "head", order_pdf, "sig-head", "order", options)
@@ -88,11 +88,11 @@ def test_ocsp_down_is_transient(tmp_path, order_pdf):
     from conftest import free_port
 
     from signing import load_pkcs12
-    from signing.pki import build_pki
+    from signing.testing.pki import build_pki
 
     pki = build_pki(tmp_path / "pki", PROVIDER_BIN, PSC_BIN, url_prefix=f"http://127.0.0.1:{free_port()}")
     keys = {"head": load_pkcs12(pki.officer("head").p12, pki.officer("head").password)}
-    options = SigningOptions(level="B-B", trust_roots=[pki.root_cert], check_revocation=True, timeout_s=2)
+    options = signing_options(level="B-B", trust_roots=[pki.root_cert], check_revocation=True, timeout_s=2)
     with pytest.raises(SigningServiceDown) as e:
         sign_as(pki, keys, "head", order_pdf, "sig-head", "order", options)
     assert isinstance(e.value, TransientError) and e.value.exit_code == ExitCode.transient

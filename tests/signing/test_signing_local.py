@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from signing_helpers import PROVIDER_BIN, make_pdf, sign_as
+from signing_helpers import PROVIDER_BIN, make_pdf, sign_as, signing_options
 
 from pipeline.errors import ExitCode
 from signing import (
@@ -89,15 +89,15 @@ def test_role_mapping_is_configurable(pki, keys, order_pdf, pdfsig):
 
 
 def test_chain_only_to_configured_roots(pki, keys, order_pdf, tmp_path):
-    from signing.pki import build_pki
+    from signing.testing.pki import build_pki
 
     other = build_pki(tmp_path / "other", PROVIDER_BIN, "160440007161")
-    options = SigningOptions(trust_roots=[other.root_cert])
+    options = signing_options(trust_roots=[other.root_cert])
     with pytest.raises(UntrustedChain) as e:
         sign_as(pki, keys, "head", order_pdf, "sig-head", "order", options)
     assert e.value.rule == "chain"
     with pytest.raises(UntrustedChain):
-        sign_as(pki, keys, "head", order_pdf, "sig-head", "order", SigningOptions(trust_roots=[]))
+        sign_as(pki, keys, "head", order_pdf, "sig-head", "order", signing_options(trust_roots=[]))
 
 
 def test_a_signed_field_is_not_signed_again(pki, keys, bb_options, order_pdf):
@@ -127,9 +127,9 @@ def test_failures_leave_no_files(pki, keys, order_pdf, tmp_path, monkeypatch):
     before = set(Path(pki.directory).rglob("*"))
     for officer_id in ("expired", "auth-only"):
         with pytest.raises(SigningRefused):
-            sign_as(pki, keys, officer_id, order_pdf, "sig-head", "order", SigningOptions(trust_roots=[pki.root_cert]))
+            sign_as(pki, keys, officer_id, order_pdf, "sig-head", "order", signing_options(trust_roots=[pki.root_cert]))
     with pytest.raises(SigningRefused):
         sign_pdf(order_pdf, field="sig-head", key=keys["head"], approved_sha256="0" * 64, officer_iin=pki.officer("head").iin,
-                 document_kind="order", stamp=None, options=SigningOptions(trust_roots=[pki.root_cert]))
+                 document_kind="order", stamp=None, options=signing_options(trust_roots=[pki.root_cert]))
     assert list(scratch.iterdir()) == []
     assert set(Path(pki.directory).rglob("*")) == before

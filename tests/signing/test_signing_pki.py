@@ -68,7 +68,7 @@ def test_negative_certificates(pki):
 
 
 def test_create_demo_pki(tmp_path):
-    from signing import create_demo_pki
+    from signing.testing import create_demo_pki
 
     demo = create_demo_pki(tmp_path / "pki", "123456789012", "210987654321")
     assert len(demo.officers) == 5 and not demo.extra

@@ -1,4 +1,4 @@
-"""The fast RFC 3161 server (``signing.tsa_server``): real tokens over HTTP, refusals as RFC 3161 rejections."""
+"""The fast RFC 3161 server (``signing.testing.tsa_server``): real tokens over HTTP, refusals as RFC 3161 rejections."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from asn1crypto import core, tsp
 
-from signing.tsa_server import load_tsa
+from signing.testing.tsa_server import load_tsa
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,7 +100,7 @@ def test_only_a_tsa_certificate_is_served(pki):
     with pytest.raises(ValueError, match="not a TSA certificate"):
         load_tsa(pki.ca_cert, pki.directory / "keys" / "nca.key.pem")
     res = subprocess.run(
-        [sys.executable, "-m", "signing.tsa_server", "--cert", str(pki.ca_cert), "--key",
+        [sys.executable, "-m", "signing.testing.tsa_server", "--cert", str(pki.ca_cert), "--key",
          str(pki.directory / "keys" / "nca.key.pem"), "--port", "0"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )

@@ -84,7 +84,7 @@ def web_template(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) 
     import os
 
     from pipeline.config import Config
-    from pipeline.runner import Pipeline
+    from pipeline.runner import Runner
 
     root = tmp_path_factory.mktemp("web-template") / "site"
     shutil.copytree(demo_template, root, symlinks=True)
@@ -95,9 +95,9 @@ def web_template(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) 
     os.environ["QAMQOR_NOW"] = NOW
     try:
         os.chdir(root)
-        p = Pipeline(Config.load(root / "qamqor.toml"))
-        p.run_once(settle=False)
-        p.close()
+        runner = Runner(Config.load(root / "qamqor.toml"))
+        runner.run_once(settle=False)
+        runner.close()
     finally:
         os.chdir(old)
         if old_now is None:
@@ -131,17 +131,15 @@ def site(web_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def acts_signed(site: Path) -> Path:
     """The inspectors have signed the acts (¶10), so the head may sign the orders and refusals (¶11)."""
     from pipeline import queue as Q
-    from pipeline.cli import _demo_officer
     from pipeline.config import Config
-    from pipeline.runner import Pipeline
+    from pipeline.services import Services
 
     def sign_acts() -> None:
-        p = Pipeline(Config.load(site / "qamqor.toml"))
+        services = Services.build(Config.load(site / "qamqor.toml"))
         for _ in range(3):
-            for item in Q.pending(p, role="inspector"):
-                row = Q.get(p, item.document_id)
-                Q.approve(p, item.document_id, _demo_officer(p, row), None)
-        p.close()
+            for item in Q.pending(services, role="inspector"):
+                Q.approve(services, item.document_id, Q.demo_officer(services, Q.get(services, item.document_id)))
+        services.close()
 
     # in a thread of its own: the browser tests run an event loop in this one, and signing runs its own
     from concurrent.futures import ThreadPoolExecutor
@@ -155,7 +153,7 @@ def public_path(document_id: str, root: Path | None = None) -> str:
     """The path and query of a document's verification address (its QR code), token included."""
     from urllib.parse import urlsplit
 
-    from pipeline.verification import verify_url
+    from pipeline.verify_links import verify_url
 
     url = urlsplit(verify_url(config_of(root or Path.cwd()), document_id))
     return url.path + (f"?{url.query}" if url.query else "")
@@ -180,7 +178,7 @@ def app_factory(site: Path):
 
     yield make
     for app in made:
-        app.state.desk.pipeline.close()
+        app.state.desk.close()
 
 
 @pytest.fixture

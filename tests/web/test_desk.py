@@ -10,9 +10,8 @@ import re
 from pathlib import Path
 
 import httpx2 as httpx
-from sqlalchemy import select
 
-from pipeline import journal as J
+from pipeline.journal import store
 from tests.web.conftest import PASSWORDS, XSS, Server, config_of, csrf_of, public_path, sign_in
 
 ORDER = "C-2026-0001-order"
@@ -20,9 +19,8 @@ REFUSAL = "C-2026-0002-reasoned_refusal"
 ACT = "C-2026-0001-inspection_act"
 
 
-def doc_row(client, document_id: str):
-    journal = client.app.state.desk.pipeline.journal
-    return journal.one(select(J.documents).where(J.documents.c.document_id == document_id))
+def doc_row(client, document_id: str) -> store.DocumentRow:
+    return store.get_document(client.app.state.desk.services.journal, document_id)
 
 
 def approve(client, docs: list[str], secret: str, *, sha: dict[str, str] | None = None):
@@ -89,7 +87,7 @@ def test_every_post_needs_the_csrf_token(client):
     r = client.post(f"/documents/{ORDER}/reject", data={"reason": "x", "csrf": "forged"})
     assert r.status_code == 403
     assert client.post("/external/prepare", json={"document_id": ORDER}).status_code == 403
-    assert doc_row(client, ORDER)["status"] == "queued"
+    assert doc_row(client, ORDER).status == "queued"
 
 
 # --- authority ------------------------------------------------------------------------------------------------
@@ -99,12 +97,12 @@ def test_inspector_cannot_sign_an_order(client, site):
     sign_in(client, "inspector-1")
     page = client.get("/queue").text
     assert ACT in page and ORDER not in page
-    r = client.post("/queue/approve", data={"csrf": csrf_of(page), "doc": [f"{ORDER}:{doc_row(client, ORDER)['pdf_sha256']}"],
+    r = client.post("/queue/approve", data={"csrf": csrf_of(page), "doc": [f"{ORDER}:{doc_row(client, ORDER).pdf_sha256}"],
                                             "secret": head_secret(site)})
     assert r.status_code == 403
     r = client.post(f"/documents/{ORDER}/reject", data={"csrf": csrf_of(page), "reason": "no"})
     assert r.status_code == 403
-    assert doc_row(client, ORDER)["status"] == "queued"
+    assert doc_row(client, ORDER).status == "queued"
 
 
 def test_another_district_sees_nothing(client):
@@ -118,7 +116,7 @@ def test_another_district_sees_nothing(client):
     assert client.get(f"/documents/{ORDER}/page/1.png").status_code == 404
     r = client.post("/queue/approve", data={"csrf": csrf_of(page), "doc": [f"{ORDER}:"], "secret": "x"})
     assert r.status_code == 403
-    assert doc_row(client, ORDER)["status"] == "queued"
+    assert doc_row(client, ORDER).status == "queued"
 
 
 def test_operator_sees_the_cases_of_the_psc(client):
@@ -144,7 +142,7 @@ def test_queue_filters_and_document_readable_before_signing(client):
     assert REFUSAL in only and ORDER not in only
     doc = client.get(f"/documents/{ORDER}")
     row = doc_row(client, ORDER)
-    assert doc.status_code == 200 and row["pdf_sha256"] in doc.text
+    assert doc.status_code == 200 and row.pdf_sha256 in doc.text
     pdf = client.get(f"/documents/{ORDER}/pdf")
     assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF-")
     assert pdf.headers["content-disposition"].startswith("inline")
@@ -159,7 +157,7 @@ def test_approve_batch_with_server_side_key(client, site, acts_signed):
     assert r.status_code == 200
     assert r.text.count('class="badge valid"') == 2, r.text
     for d in (ORDER, REFUSAL):
-        assert doc_row(client, d)["status"] == "delivered"
+        assert doc_row(client, d).status == "delivered"
     outbox = [str(p.relative_to(site / "outbox")) for p in (site / "outbox").rglob(f"{ORDER}.pdf")]
     assert any(p.startswith("archive/") for p in outbox) and any(p.startswith("cabinet/") for p in outbox)
     assert ORDER not in client.get("/queue").text
@@ -170,7 +168,7 @@ def test_wrong_password_leaves_the_batch_queued(client, acts_signed):
     r = approve(client, [ORDER, REFUSAL], "not-the-password")
     assert r.status_code == 200 and "E-SIGN-SECRET" in r.text
     for d in (ORDER, REFUSAL):
-        assert doc_row(client, d)["status"] == "queued"
+        assert doc_row(client, d).status == "queued"
     metrics = client.get("/metrics").text
     assert re.search(r'qamqor_signing_failures_total\{step="signing-failed"\} [1-9]', metrics), metrics
 
@@ -179,7 +177,7 @@ def test_approval_is_bound_to_the_bytes_shown(client, site):
     sign_in(client, "head")
     r = approve(client, [ORDER], head_secret(site), sha={ORDER: "0" * 64})
     assert "badge valid" not in r.text
-    assert doc_row(client, ORDER)["status"] == "queued"
+    assert doc_row(client, ORDER).status == "queued"
 
 
 def test_two_inspectors_sign_in_order(client, site):
@@ -191,22 +189,22 @@ def test_two_inspectors_sign_in_order(client, site):
     client.post("/logout", data={"csrf": csrf_of(page)})
     sign_in(client, "inspector-1")
     r = approve(client, [ACT], secrets["inspector-1"])
-    assert "badge valid" in r.text and doc_row(client, ACT)["signatures_done"] == 1
+    assert "badge valid" in r.text and doc_row(client, ACT).signatures_done == 1
     client.post("/logout", data={"csrf": csrf_of(r.text)})
     sign_in(client, "inspector-2")
     r = approve(client, [ACT], secrets["inspector-2"])
-    assert "badge valid" in r.text and doc_row(client, ACT)["status"] == "delivered"
+    assert "badge valid" in r.text and doc_row(client, ACT).status == "delivered"
 
 
 def test_reject_with_a_reason(client, site):
     sign_in(client, "head")
     page = client.get(f"/documents/{REFUSAL}").text
     r = client.post(f"/documents/{REFUSAL}/reject", data={"csrf": csrf_of(page), "reason": "  "})
-    assert doc_row(client, REFUSAL)["status"] == "queued"
+    assert doc_row(client, REFUSAL).status == "queued"
     r = client.post(f"/documents/{REFUSAL}/reject", data={"csrf": csrf_of(page), "reason": "ground wording is wrong"})
     assert r.status_code == 200 and REFUSAL not in r.text.split("<main>")[1].split("</h1>")[1]
     row = doc_row(client, REFUSAL)
-    assert row["status"] == "rejected" and row["rejected_reason"] == "ground wording is wrong"
+    assert row.status == "rejected" and row.rejected_reason == "ground wording is wrong"
     assert list((site / "outbox/provider").rglob(f"{REFUSAL}.returned.json"))
 
 
@@ -272,7 +270,7 @@ def test_external_signing_records_and_delivers_like_the_cli(client, ncalayer, si
     page = client.get("/queue").text
     assert 'id="ncalayer-sign"' in page and 'name="secret"' not in page
     csrf = csrf_of(page)
-    sha = doc_row(client, ORDER)["pdf_sha256"]
+    sha = doc_row(client, ORDER).pdf_sha256
     prep = client.post("/external/prepare", json={"document_id": ORDER, "sha256": sha},
                        headers={"X-CSRF-Token": csrf}).json()
     assert prep["ok"], prep
@@ -281,17 +279,17 @@ def test_external_signing_records_and_delivers_like_the_cli(client, ncalayer, si
                        headers={"X-CSRF-Token": csrf}).json()
     assert done["ok"] and done["valid"] and done["status"] == "delivered", done
     row = doc_row(client, ORDER)
-    assert json.loads(row["signed_by"])[0]["officer"] == "head-nca"
+    assert row.signed_by[0]["officer"] == "head-nca"
     manifest = json.loads(next((site / "outbox/archive").rglob(f"{ORDER}.json")).read_text())
     assert manifest["signed_by"]["name"] == "Бекова Жанар Төлегенқызы" and manifest["sha256"]
     # a token is used once; a CMS over other bytes is refused and the document stays queued
     again = client.post("/external/finish", json={"token": prep["token"], "cms": ""}, headers={"X-CSRF-Token": csrf})
     assert again.status_code == 404
-    prep = client.post("/external/prepare", json={"document_id": REFUSAL, "sha256": doc_row(client, REFUSAL)["pdf_sha256"]},
+    prep = client.post("/external/prepare", json={"document_id": REFUSAL, "sha256": doc_row(client, REFUSAL).pdf_sha256},
                        headers={"X-CSRF-Token": csrf}).json()
     bad = client.post("/external/finish", json={"token": prep["token"], "cms": base64.b64encode(ncalayer.cms(b"other")).decode()},
                       headers={"X-CSRF-Token": csrf})
-    assert bad.status_code == 409 and doc_row(client, REFUSAL)["status"] == "queued"
+    assert bad.status_code == 409 and doc_row(client, REFUSAL).status == "queued"
 
 
 # --- operations ---------------------------------------------------------------------------------------------
@@ -337,14 +335,17 @@ def test_real_server_sign_in_authority_and_approve(site, app_factory, acts_signe
 
 
 def test_the_desk_lists_what_the_queue_lists(client):
-    """The desk's one-query listing agrees with pipeline.queue.pending for every officer."""
+    """The desk's queue page lists what pipeline.queue.pending lists, for every officer."""
     from pipeline import queue as Q
-    from pipeline.web.app import pending
+    from pipeline.web.pages.queue import queue_items
 
     desk = client.app.state.desk
     for officer in desk.config.officers:
-        mine = [i.to_dict() for i in pending(desk, officer)]
-        assert mine == [i.to_dict() for i in Q.pending(desk.pipeline, officer=officer)], officer.id
+        fields = Q.QueueItem.__dataclass_fields__
+        mine = sorted(({k: v for k, v in r.items() if k in fields} for r in queue_items(desk, officer)),
+                      key=lambda d: d["document_id"])
+        want = sorted((i.to_dict() for i in Q.pending(desk.services, officer=officer)), key=lambda d: d["document_id"])
+        assert mine == want, officer.id
 
 
 def test_a_body_without_a_declared_length_is_refused(client):

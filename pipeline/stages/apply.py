@@ -1,0 +1,46 @@
+"""Stage 3, apply: each case's pending events, in ``occurred_at`` order, through the rules core
+(:func:`pipeline.core.rules.apply`); the outcome — the case, its deadlines, the documents requested — is written
+in the same transaction as the event's new status.  An event the rules refuse is rejected with its report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ..cases import load_case
+from ..core import rules
+from ..errors import InputError
+from ..faults import checkpoint
+from ..journal import store
+from ..rejections import finish_rejection, journal_rejection
+from ..services import Services
+
+
+def apply(services: Services) -> None:
+    by_case: dict[str, list[store.EventRow]] = {}
+    for row in store.pending_events(services.journal):
+        by_case.setdefault(row.case_id, []).append(row)
+    for rows in by_case.values():
+        # contract.md, "Time": the events of one case that wait together apply in occurred_at order
+        rows.sort(key=lambda r: (dt.datetime.fromisoformat(r.occurred_at), r.recorded_at))
+        for row in rows:
+            apply_one(services, row)
+
+
+def apply_one(services: Services, row: store.EventRow) -> None:
+    event = row.to_event()
+    rejected = False
+    with services.journal.tx() as conn:
+        state = load_case(conn, services.rules, event.case_id)
+        try:
+            outcome = rules.apply(state, event, services.rules)
+        except InputError as err:
+            store.reject_event(conn, event.event_id)
+            journal_rejection(services, conn, row.input_id, err)
+            rejected = True
+        else:
+            store.write_outcome(conn, outcome, event=event)
+    if rejected:
+        finish_rejection(services, row.input_id)
+        return
+    checkpoint("applied")

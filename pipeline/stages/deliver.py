@@ -1,0 +1,128 @@
+"""Stage 7, deliver: a signed document to its routes (¶12, ¶13), each file atomically with its manifest; the
+¶16 hand-off to the allowance service beside a signed order.
+
+The routes of a document are journaled (``deliveries``, status ``planned``) before any file is written; a crash
+leaves planned rows that the next run writes again — the same bytes to the same names.  A delivered result (the
+order or the reasoned refusal) moves its case on (¶12–14).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from .. import clock
+from ..cases import advance, load_case
+from ..core.lifecycle import RESULT_KINDS, DeliveryStatus, DocumentStatus
+from ..faults import checkpoint
+from ..journal import store
+from ..locks import document_lock
+from ..outbox import atomic_write, atomic_write_json, route_dir, sha256
+from ..services import Services
+
+HANDOFF_ROUTE = "provider-handoff"  # ¶16: not a copy of the document, a hand-off for the allowance service
+
+
+def manifest(doc: store.DocumentRow, route: str, pdf_sha: str) -> dict[str, Any]:
+    """The sidecar of contract.md: case_id, document, language, sha256, signed_by, signed_at,
+    signature_level, source_event_id, route."""
+    last = doc.signed_by[-1] if doc.signed_by else {}
+    return {
+        "case_id": doc.case_id,
+        "document": doc.kind,
+        "document_id": doc.document_id,
+        "language": doc.language,
+        "sha256": pdf_sha,
+        "signed_by": {"name": last.get("name"), "iin": last.get("iin"), "certificate_serial": last.get("serial")},
+        "signatures": [
+            {"name": s.get("name"), "iin": s.get("iin"), "certificate_serial": s.get("serial"),
+             "signed_at": s.get("signed_at"), "field": s.get("field")} for s in doc.signed_by
+        ],
+        "signed_at": last.get("signed_at"),
+        "signature_level": doc.signature_level,
+        "source_event_id": doc.event_id,
+        "route": route,
+    }
+
+
+def signed_on(doc: store.DocumentRow) -> dt.date:
+    at = doc.signed_by[-1].get("service_at") if doc.signed_by else None
+    return dt.datetime.fromisoformat(at).date() if at else clock.today()
+
+
+def route_folder(services: Services, case: store.CaseRow, route: str, day: dt.date) -> Path:
+    return route_dir(services.config.outbox, route, case_id=case.case_id, applicant_iin=case.applicant_iin,
+                     psc=case.psc, provider=case.provider, signed_on=day)
+
+
+def plan(services: Services, doc: store.DocumentRow) -> list[tuple[str, Path]]:
+    case = store.get_case(services.journal, doc.case_id)
+    assert case is not None
+    day = signed_on(doc)
+    out = [(route, route_folder(services, case, route, day) / f"{doc.document_id}.pdf") for route in doc.routes]
+    if doc.kind == "order":
+        state = load_case(services.journal, services.rules, doc.case_id)
+        if state is not None and state.application.one_application_benefit:
+            folder = route_folder(services, case, "provider", day)
+            out.append((HANDOFF_ROUTE, folder / f"{doc.case_id}-allowance-handoff.json"))
+    return out
+
+
+def handoff(services: Services, doc: store.DocumentRow, pdf_sha: str) -> dict[str, Any]:
+    """¶16: the "one application" principle — the allowance service starts from the signed order."""
+    state = load_case(services.journal, services.rules, doc.case_id)
+    assert state is not None
+    decision = state.decision
+    return {
+        "format": "qamqor.handoff/1",
+        "service": "allowance_for_child_maintenance",
+        "paragraph": "¶16",
+        "case_id": doc.case_id,
+        "applicant_iin": state.applicant_iin,
+        "children": list(decision.children) if decision else [],
+        "order": {"document_id": doc.document_id, "number": decision.order_number if decision else None,
+                  "date": decision.order_date.isoformat() if decision and decision.order_date else None,
+                  "sha256": pdf_sha},
+        "provider": state.provider,
+    }
+
+
+def deliver(services: Services, document_id: str) -> None:
+    """Deliver a signed document to its routes — one process at a time, and only while it is still signed
+    and not yet delivered."""
+    with document_lock(services.dirs.documents, document_id):
+        doc = store.get_document(services.journal, document_id)
+        if doc is None or doc.status != DocumentStatus.SIGNED:
+            return
+        _deliver_locked(services, doc)
+
+
+def _deliver_locked(services: Services, doc: store.DocumentRow) -> None:
+    doc_id = doc.document_id
+    data = Path(doc.pdf_path or "").read_bytes()
+    pdf_sha = sha256(data)
+    with services.journal.tx() as conn:
+        store.plan_deliveries(conn, doc_id, [(route, str(path)) for route, path in plan(services, doc)])
+    checkpoint("delivery-planned")
+    done = []
+    for d in store.deliveries_of(services.journal, doc_id):
+        if d.status == DeliveryStatus.DONE:
+            continue
+        path = Path(d.path)
+        if d.route == HANDOFF_ROUTE:
+            atomic_write_json(path, handoff(services, doc, pdf_sha))
+        else:
+            if not (path.exists() and sha256(path.read_bytes()) == pdf_sha):
+                atomic_write(path, data)
+            checkpoint("delivered-pdf")
+            atomic_write_json(path.with_suffix(".json"), manifest(doc, d.route, pdf_sha))
+        done.append(d)
+        checkpoint("delivered-route")
+    # One transaction for every route and the document: the planned rows already say where each file goes, so
+    # a crash before it only makes the next run write the same bytes to the same names again.
+    with services.journal.tx() as conn:
+        store.finish_delivery(conn, doc_id, done)
+        if doc.kind in RESULT_KINDS:
+            advance(conn, services.rules, doc.case_id, "result_delivered", clock.today())
+    checkpoint("delivered")

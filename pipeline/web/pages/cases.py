@@ -1,0 +1,52 @@
+"""Cases: the office's list with its open deadlines, and one case's page (status, deadlines in working days,
+documents with their signers and routes, the timeline of events and of the documents' steps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ... import clock, reports
+from ...journal import store
+from ..auth import case_filter, sees_case
+from ..desk import desk_of
+
+#: the documents' steps the case's history shows
+HISTORY_STEPS = ("rendered", "approved", "signed", "delivered", "rejected-by-officer", "signing-failed",
+                 "seal-failed")
+
+
+def cases_page(request: Request) -> Response:
+    desk = desk_of(request)
+    officer = desk.officer(request)
+    column, office = case_filter(officer)
+    rows = store.office_cases(desk.journal, **{column: office})
+    names = desk.applicants([r.case_id for r in rows])
+    mine = {r.case_id for r in rows}
+    board = [d for d in reports.deadline_board(desk.services) if d["case_id"] in mine]
+    return desk.render(request, "cases.html", cases=rows, names=names, board=board)
+
+
+def case_page(request: Request) -> Response:
+    desk = desk_of(request)
+    officer = desk.officer(request)
+    case_id = request.path_params["case_id"]
+    if not sees_case(officer, desk.case_row(case_id)):
+        raise HTTPException(404)
+    status = reports.case_status(desk.services, case_id)
+    doc_ids = [d["document_id"] for d in status["documents"]]
+    history = [{"at": s.at, "document_id": s.subject, "step": s.step}
+               for s in store.steps_of(desk.journal, doc_ids) if s.step in HISTORY_STEPS]
+    routes: dict[str, list[str]] = {}
+    for doc_id in doc_ids:
+        for d in store.deliveries_of(desk.journal, doc_id):
+            routes.setdefault(doc_id, []).append(d.route)
+    signers: dict[str, list[dict[str, Any]]] = {
+        d.document_id: list(d.signed_by) for d in store.case_documents(desk.journal, case_id)}
+    names = desk.applicants([case_id])
+    return desk.render(request, "case.html", case=status, applicant=names.get(case_id, ""), history=history,
+                       routes=routes, signers=signers, today=clock.today().isoformat(),
+                       open_by_key={d["key"]: d for d in status["open_deadlines"]})

@@ -1,0 +1,72 @@
+"""One document: its page (details, deadline, signers), its PDF, its pages as images, and rejecting it with a
+reason (:func:`pipeline.queue.reject`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, RedirectResponse, Response
+
+from ... import queue as Q
+from ...errors import QamqorError
+from ..desk import checked_form, desk_of, flash
+from ..i18n import translator
+from ..previews import page_count, page_png
+from .queue import queue_items
+
+
+def document_page(request: Request) -> Response:
+    desk = desk_of(request)
+    officer = desk.officer(request)
+    doc = desk.visible_document(officer, request.path_params["document_id"])
+    item = next((i for i in queue_items(desk, officer, case=doc.case_id) if i["document_id"] == doc.document_id),
+                None)
+    names = desk.applicants([doc.case_id])
+    return desk.render(request, "document.html", row=doc, item=item, applicant=names.get(doc.case_id, ""),
+                       pages=range(1, page_count(doc) + 1), signed_by=list(doc.signed_by),
+                       ncalayer_url=desk.settings.ncalayer_url)
+
+
+def document_pdf(request: Request) -> Response:
+    desk = desk_of(request)
+    doc = desk.visible_document(desk.officer(request), request.path_params["document_id"])
+    if not doc.pdf_path or not Path(doc.pdf_path).exists():
+        raise HTTPException(404)
+    return FileResponse(doc.pdf_path, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{doc.document_id}.pdf"',
+                                 "Cache-Control": "private, no-store", "X-Document-SHA256": doc.pdf_sha256 or ""})
+
+
+def document_png(request: Request) -> Response:
+    desk = desk_of(request)
+    doc = desk.visible_document(desk.officer(request), request.path_params["document_id"])
+    page = int(request.path_params["page"])
+    if not doc.pdf_path or not 1 <= page <= page_count(doc):
+        raise HTTPException(404)
+    return FileResponse(page_png(desk.previews, doc, page), media_type="image/png",
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+
+async def reject(request: Request) -> Response:
+    desk = desk_of(request)
+    officer = desk.officer(request)
+    form = await checked_form(request)
+    doc_id = request.path_params["document_id"]
+    doc = desk.visible_document(officer, doc_id)
+    t = translator(desk.language(request))
+    if not Q.may_act(desk.services, officer, doc):
+        return desk.render(request, "error.html", status=403, message=t("error.forbidden"))
+    reason = str(form.get("reason", "")).strip()[:2000]
+    if not reason:
+        flash(request, "error", t("reject.need_reason"))
+        return RedirectResponse(f"/documents/{doc_id}", status_code=303)
+    try:
+        await run_in_threadpool(Q.reject, desk.services, doc_id, officer, reason)
+    except QamqorError as err:
+        flash(request, "error", err.one_line())
+        return RedirectResponse(f"/documents/{doc_id}", status_code=303)
+    flash(request, "ok", t("reject.done", document=doc_id))
+    return RedirectResponse("/queue", status_code=303)

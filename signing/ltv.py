@@ -1,0 +1,336 @@
+"""Long-term validation of archived PDFs (ETSI EN 319 102-1) and their renewal: the archive's verdicts (#12).
+
+:mod:`signing.verify` answers "is every signature good *now*?" with pyHanko's classic validator; an archive asks
+"was it good when it was made, and can we still prove it?".  This module runs pyHanko's AdES engine
+(``ades_lta_validation``: the document-timestamp chain as the evidence record, past signature validation with
+proofs of existence) and reports the ETSI main indication (TOTAL-PASSED / INDETERMINATE / TOTAL-FAILED) with
+its sub-indication, per signature, as of a chosen moment.  Offline by default: only what the file carries (DSS,
+timestamps) is used; ``online`` lets the engine fetch OCSP/CRLs for the validation at the current time.
+
+The validation policy (why each choice):
+
+- signer and CA certificates: revocation data required; it is read "retroactively" (a CRL that says a
+  certificate was not revoked on 2 March also holds for 1 March).  The past-validation time-slide asks about
+  moments before the archived data was issued, and the NCA suspends no certificates (no holds), so this is
+  sound for our CAs;
+- TSA certificates of the timestamps: status data is fresh when issued after the newest document timestamp
+  (EN 319 102-1 §5.2.5.4 "issued after the best POE"): that is what the DSS update after each archive
+  timestamp carries, and an archive cannot do better offline.
+
+``renew_pdf`` adds the DSS update and a new document timestamp (pyHanko's ``update_archival_timestamp_chain``);
+``etsi_report`` is the TS 119 102-2 XML report (pyHanko's report generator, one ``SignatureValidationReport``
+per signature).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from io import BytesIO
+
+from asn1crypto import x509 as asn1_x509
+from pyhanko.pdf_utils.misc import PdfReadError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESFailure, AdESIndeterminate, AdESStatus
+from pyhanko.sign.validation.ades import ades_lta_validation
+from pyhanko.sign.validation.policy_decl import (
+    CertificateFetchingRule,
+    PdfSignatureValidationSpec,
+    RevinfoOnlineFetchingRule,
+    RevocationInfoGatheringSpec,
+    SignatureValidationSpec,
+)
+from pyhanko_certvalidator.context import CertValidationPolicySpec
+from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
+from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy, FreshnessReqType
+from pyhanko_certvalidator.registry import SimpleTrustManager
+
+from .policy import CertificateIdentity, load_trust_roots
+
+#: ETSI EN 319 102-1 main indications as the validation report writes them
+MAIN = {AdESStatus.PASSED: "TOTAL-PASSED", AdESStatus.FAILED: "TOTAL-FAILED",
+        AdESStatus.INDETERMINATE: "INDETERMINATE"}
+
+
+@dataclass
+class LtvSignature:
+    """The verdict on one signature (document timestamps are the evidence, listed in ``LtvReport``)."""
+
+    field: str
+    indication: str  # TOTAL-PASSED, INDETERMINATE or TOTAL-FAILED
+    subindication: str | None  # e.g. NO_POE, REVOKED, HASH_FAILURE; None when TOTAL-PASSED
+    message: str | None = None
+    signer_name: str = ""
+    signer_iin: str | None = None
+    signer_bin: str | None = None
+    certificate_serial: str = ""
+    issuer: str = ""
+    certificate_valid_until: str | None = None
+    best_signature_time: str | None = None  # the earliest proof of existence of the signature
+    oldest_archive_timestamp: str | None = None
+    revoked_at: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.indication == "TOTAL-PASSED"
+
+
+@dataclass
+class ArchiveTimestamp:
+    """One document timestamp of the evidence record: when, by whom, and until when its TSA is trusted."""
+
+    field: str
+    time: str
+    tsa: str
+    tsa_valid_until: str
+
+
+@dataclass
+class LtvReport:
+    validation_time: str
+    signatures: list[LtvSignature]
+    timestamps: list[ArchiveTimestamp] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # about the file itself
+    etsi_xml: str | None = field(default=None, repr=False)
+
+    @property
+    def passed(self) -> bool:
+        """Exit 0 of ``qamqor verify``: at least one signature, and every one TOTAL-PASSED."""
+        return bool(self.signatures) and not self.problems and all(s.passed for s in self.signatures)
+
+    def to_dict(self) -> dict:
+        return {"passed": self.passed, "validation_time": self.validation_time, "problems": self.problems,
+                "signatures": [{**asdict(s), "passed": s.passed} for s in self.signatures],
+                "archive_timestamps": [asdict(t) for t in self.timestamps]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
+
+    def format_text(self) -> str:
+        head = "TOTAL-PASSED" if self.passed else "NOT PASSED"
+        lines = [f"{head}: {len(self.signatures)} signature(s), validated as of {self.validation_time}"]
+        lines += [f"  ! {p}" for p in self.problems]
+        for s in self.signatures:
+            verdict = s.indication + (f" / {s.subindication}" if s.subindication else "")
+            lines.append(f"- {s.field}: {verdict}")
+            lines.append(f"    signer: {s.signer_name}" + (f", IIN {s.signer_iin}" if s.signer_iin else "")
+                         + (f", BIN {s.signer_bin}" if s.signer_bin else ""))
+            lines.append(f"    certificate: {s.certificate_serial} issued by {s.issuer}, valid until "
+                         f"{s.certificate_valid_until}")
+            if s.best_signature_time:
+                lines.append(f"    existed by: {s.best_signature_time}")
+            if s.revoked_at:
+                lines.append(f"    revoked: {s.revoked_at}")
+            if s.message and not s.passed:
+                lines.append(f"    why: {s.message}")
+        for t in self.timestamps:
+            lines.append(f"  archive timestamp {t.field}: {t.time} by {t.tsa} (TSA certificate until "
+                         f"{t.tsa_valid_until})")
+        return "\n".join(lines)
+
+
+def _name(cert) -> str:
+    return cert.subject.native.get("common_name") or cert.subject.human_friendly
+
+
+def _utc(t: dt.datetime) -> dt.datetime:
+    return t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+
+
+def archive_timestamps(reader: PdfFileReader) -> list[ArchiveTimestamp]:
+    """The document timestamps of the file, oldest first (what ``renew`` looks at)."""
+    out = []
+    for ts in reader.embedded_timestamp_signatures:
+        cert = ts.signer_cert
+        out.append(ArchiveTimestamp(field=ts.field_name, time=_utc(ts.self_reported_timestamp).isoformat(),
+                                    tsa=_name(cert), tsa_valid_until=_utc(cert.not_valid_after).isoformat()))
+    return out
+
+
+def validation_spec(trust_roots: Iterable[asn1_x509.Certificate], *, online: bool = False
+                    ) -> PdfSignatureValidationSpec:
+    """The archive's policy (module docstring): offline unless ``online``."""
+    trust = SimpleTrustManager.build(trust_roots=list(trust_roots))
+    signer_policy = CertValidationPolicySpec(
+        trust_manager=trust, revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO, retroactive_revinfo=True))
+    tsa_policy = CertValidationPolicySpec(
+        trust_manager=trust,
+        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO, freshness=dt.timedelta(0),
+                                          freshness_req_type=FreshnessReqType.TIME_AFTER_SIGNATURE))
+    gathering = RevocationInfoGatheringSpec(
+        online_fetching_rule=RevinfoOnlineFetchingRule.NO_HISTORICAL_FETCH if online
+        else RevinfoOnlineFetchingRule.LOCAL_ONLY,
+        certificate_fetching_rule=CertificateFetchingRule.FOLLOW_ONLINE_RULE if online
+        else CertificateFetchingRule.NEVER_FETCH,
+    )
+    return PdfSignatureValidationSpec(SignatureValidationSpec(
+        cert_validation_policy=signer_policy, ts_cert_validation_policy=tsa_policy,
+        revinfo_gathering_policy=gathering))
+
+
+def _timing(reader: PdfFileReader, at: dt.datetime | None) -> ValidationTimingInfo:
+    # the newest archive timestamp is the best POE the file offers for the TSA certificates' status data
+    # (module docstring); without one, the validation time itself
+    now = _utc(at) if at is not None else dt.datetime.now(dt.UTC)
+    stamps = [_utc(ts.self_reported_timestamp) for ts in reader.embedded_timestamp_signatures]
+    newest = max((t for t in stamps if t <= now), default=now)
+    return ValidationTimingInfo(validation_time=now, best_signature_time=newest,
+                                point_in_time_validation=at is not None)
+
+
+def _revocation_time(reader: PdfFileReader, cert) -> dt.datetime | None:
+    """When the file's own status data (DSS OCSP responses and CRLs) says ``cert`` was revoked, if it does.
+
+    pyHanko's result carries no revocation date once past validation has run, and the verdict needs it."""
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except Exception:  # noqa: BLE001 - no DSS (NoDSSFoundError) or an unreadable one: nothing to say
+        return None
+    times = []
+    for ref in dss.ocsps:
+        resp = asn1_ocsp.OCSPResponse.load(ref.get_object().data)
+        if resp["response_status"].native != "successful":
+            continue
+        for single in resp.basic_ocsp_response["tbs_response_data"]["responses"]:
+            status = single["cert_status"]
+            if single["cert_id"]["serial_number"].native == cert.serial_number and status.name == "revoked":
+                times.append(status.chosen["revocation_time"].native)
+    for ref in dss.crls:
+        crl = asn1_crl.CertificateList.load(ref.get_object().data)
+        if crl.issuer != cert.issuer:
+            continue
+        for entry in crl["tbs_cert_list"]["revoked_certificates"] or []:
+            if entry["user_certificate"].native == cert.serial_number:
+                times.append(entry["revocation_date"].native)
+    return _utc(min(times)) if times else None
+
+
+def _verdict(reader, sig, result) -> LtvSignature:
+    sub = result.ades_subindic
+    cert = sig.signer_cert
+    ident = CertificateIdentity.of(cert)
+    best = getattr(result, "best_signature_time", None)
+    revoked = _revocation_time(reader, cert)
+    indication, subindication = MAIN[sub.status], (None if sub.status == AdESStatus.PASSED else sub.standard_name)
+    if sub == AdESIndeterminate.REVOKED_NO_POE and revoked is not None and best is not None and revoked <= _utc(best):
+        # EN 319 102-1 §5.5: revoked no later than the best signature time, so no proof can ever place the
+        # signature before the revocation — TOTAL-FAILED/REVOKED (DSS says the same)
+        indication, subindication = MAIN[AdESFailure.REVOKED.status], AdESFailure.REVOKED.standard_name
+    return LtvSignature(
+        field=sig.field_name, indication=indication, subindication=subindication,
+        message=result.failure_msg, signer_name=_name(cert), signer_iin=ident.iin, signer_bin=ident.bin,
+        certificate_serial=ident.serial_hex, issuer=ident.issuer,
+        certificate_valid_until=_utc(cert.not_valid_after).isoformat(),
+        best_signature_time=_utc(best).isoformat() if best else None,
+        oldest_archive_timestamp=(_utc(result.oldest_evidence_record_timestamp).isoformat()
+                                  if getattr(result, "oldest_evidence_record_timestamp", None) else None),
+        revoked_at=revoked.isoformat() if revoked else None,
+    )
+
+
+def _merge_reports(xmls: list[str]) -> str:
+    """One TS 119 102-2 ``ValidationReport`` from pyHanko's one-signature reports (objects de-duplicated)."""
+    from lxml import etree
+
+    if len(xmls) == 1:
+        return xmls[0]
+    ns = "{http://uri.etsi.org/19102/v1.2.1#}"
+    docs = [etree.fromstring(x.encode()) for x in xmls]
+    base = docs[0]
+    objects = base.find(f"{ns}SignatureValidationObjects")
+    seen = {o.get("id") for o in objects} if objects is not None else set()
+    for doc in docs[1:]:
+        for rep in doc.findall(f"{ns}SignatureValidationReport"):
+            base.findall(f"{ns}SignatureValidationReport")[-1].addnext(rep)
+        other = doc.find(f"{ns}SignatureValidationObjects")
+        if other is None:
+            continue
+        if objects is None:
+            base.findall(f"{ns}SignatureValidationReport")[-1].addnext(other)
+            objects, seen = other, {o.get("id") for o in other}
+            continue
+        for o in list(other):
+            if o.get("id") not in seen:
+                objects.append(o)
+                seen.add(o.get("id"))
+    return etree.tostring(base, xml_declaration=True, encoding="UTF-8", pretty_print=True).decode()
+
+
+async def async_validate_archive(
+    data: bytes, *, trust_roots: Iterable, at: dt.datetime | None = None, online: bool = False,
+    etsi: bool = False,
+) -> LtvReport:
+    """AdES long-term validation of every signature of ``data`` as of ``at`` (default: the system clock)."""
+    roots = load_trust_roots(trust_roots)
+    try:
+        reader = PdfFileReader(BytesIO(data), strict=False)
+        sigs = list(reader.embedded_regular_signatures)
+    except (PdfReadError, ValueError, KeyError) as e:
+        return LtvReport((at or dt.datetime.now(dt.UTC)).isoformat(), [], problems=[f"not a readable PDF: {e}"])
+    timing = _timing(reader, at)
+    report = LtvReport(timing.validation_time.isoformat(), [], archive_timestamps(reader))
+    if not sigs:
+        report.problems.append("the document has no signatures")
+        return report
+    spec = validation_spec(roots, online=online)
+    xmls = []
+    for sig in sigs:
+        try:
+            result = await ades_lta_validation(sig, spec, timing_info=timing)
+        except Exception as e:  # noqa: BLE001 - a signature the engine cannot read is a finding, not a crash
+            report.signatures.append(LtvSignature(field=sig.field_name, indication="TOTAL-FAILED",
+                                                  subindication="FORMAT_FAILURE", message=str(e)))
+            continue
+        report.signatures.append(_verdict(reader, sig, result))
+        if etsi and result.api_status is not None:
+            from pyhanko.sign.validation.report.tools import generate_report
+
+            xmls.append(generate_report(sig, result))
+    if xmls:
+        report.etsi_xml = _merge_reports(xmls)
+    return report
+
+
+def validate_archive(data: bytes, *, trust_roots: Iterable, at: dt.datetime | None = None, online: bool = False,
+                     etsi: bool = False) -> LtvReport:
+    return asyncio.run(async_validate_archive(data, trust_roots=trust_roots, at=at, online=online, etsi=etsi))
+
+
+# --- renewal -------------------------------------------------------------------------------------------------
+
+def needs_renewal(data: bytes, *, now: dt.datetime, before: dt.timedelta) -> ArchiveTimestamp | None:
+    """The newest archive timestamp when its TSA certificate ends within ``before`` of ``now`` (else None).
+
+    A document with no archive timestamp at all (B-T, B-LT) needs one too: it is returned as a placeholder
+    with the signature timestamp's field name."""
+    reader = PdfFileReader(BytesIO(data), strict=False)
+    stamps = archive_timestamps(reader)
+    if not stamps:
+        sigs = list(reader.embedded_regular_signatures)
+        return ArchiveTimestamp(field=sigs[-1].field_name if sigs else "", time="", tsa="(none)",
+                                tsa_valid_until="") if sigs else None
+    newest = stamps[-1]
+    if dt.datetime.fromisoformat(newest.tsa_valid_until) <= _utc(now) + before:
+        return newest
+    return None
+
+
+async def async_renew_pdf(data: bytes, *, timestamper, validation_context) -> bytes:
+    """Add the DSS update for the newest archive timestamp and a new document timestamp (an incremental update).
+
+    ``validation_context`` validates the newest timestamp and gathers its status data (online in production,
+    given in tests); ``timestamper`` is the TSA for the new timestamp.
+    """
+    from pyhanko.sign.signers.pdf_signer import PdfTimeStamper
+
+    reader = PdfFileReader(BytesIO(data), strict=False)
+    out = await PdfTimeStamper(timestamper).async_update_archival_timestamp_chain(
+        reader, validation_context, in_place=False)
+    return out.getvalue()

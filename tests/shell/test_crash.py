@@ -1,0 +1,105 @@
+"""Crash safety, proven (issue 5): the real ``qamqor`` process is killed with SIGKILL at every checkpoint
+(``QAMQOR_FAULT``), started again, and every input still ends in exactly one outcome, every document exists
+exactly once in each of its routes, signed exactly once, and the journal agrees with the disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from pipeline.core.lifecycle import DeliveryStatus, DocumentStatus, InputStatus
+from pipeline.faults import CHECKPOINTS
+from pipeline.journal import Journal, store
+from tests.conftest import qamqor
+
+ENV = {"QAMQOR_NOW": "2027-01-08T12:00:00+05:00"}
+BROKEN = b'{"format": "qamqor.case-event/1", "event_id": "x", '
+
+
+def _prepare(root: Path) -> None:
+    # a PSC case from application to order (receipt, act with two inspectors, order, hand-off), a refused
+    # package (refusal receipt), and one broken file (a rejection)
+    for f in (root / "inbox").iterdir():
+        if not (f.name.startswith("C-2026-0001") or f.name.startswith("C-2026-0003")):
+            f.unlink()
+    broken = root / "inbox" / "broken.json"
+    broken.write_bytes(BROKEN)
+    os.utime(broken, (time.time() - 3600, time.time() - 3600))  # sitting there for an hour: not being written
+
+
+def _run(root: Path, *args: str, fault: str | None = None) -> int:
+    env = dict(ENV)
+    if fault:
+        env["QAMQOR_FAULT"] = fault
+    return qamqor(root, *args, env=env).returncode
+
+
+def _signature_count(pdf: Path) -> int:
+    from io import BytesIO
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    return len(PdfFileReader(BytesIO(pdf.read_bytes())).embedded_signatures)
+
+
+def _check_exactly_once(root: Path) -> None:
+    j = Journal(f"sqlite:///{root / 'var' / 'journal.sqlite'}", create=False)
+    inputs = store.all_inputs(j)
+    # every input ends in exactly one outcome; the inbox is empty
+    assert [f.name for f in (root / "inbox").iterdir() if not f.name.startswith(".")] == []
+    assert Counter(r.original_name for r in inputs).most_common(1)[0][1] == 1, "an input was taken twice"
+    assert {r.status for r in inputs} <= {InputStatus.APPLIED, InputStatus.REJECTED}, {
+        r.original_name: r.status for r in inputs}
+    rejected_files = [p for p in (root / "outbox" / "rejected").rglob("*") if p.is_file() and not p.name.endswith(".error.json")]
+    assert sorted(p.name for p in rejected_files) == sorted(r.original_name for r in inputs
+                                                            if r.status == InputStatus.REJECTED)
+    assert any((root / "outbox" / "rejected").rglob("broken.json")), "the broken input was not rejected"
+    # every document once in each route, signed exactly once per field
+    docs = store.all_documents(j)
+    assert docs and all(d.status == DocumentStatus.DELIVERED for d in docs), {d.document_id: d.status for d in docs}
+    assert len({(d.case_id, d.kind) for d in docs}) == len(docs), "a document was ordered twice"
+    expected = Counter()
+    for d in docs:
+        fields = d.fields
+        expected[d.document_id] += len(d.routes)
+        for row in store.deliveries_of(j, d.document_id):
+            path = Path(row.path)
+            assert row.status == DeliveryStatus.DONE and path.exists(), row
+            if path.suffix == ".pdf":
+                assert _signature_count(path) == len(fields), (path, len(fields))
+                manifest = json.loads(path.with_suffix(".json").read_text())
+                import hashlib
+
+                assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    pdfs = Counter(p.name.removesuffix(".pdf") for p in (root / "outbox").rglob("*.pdf")
+                   if "rejected" not in p.parts)
+    assert pdfs == expected, (pdfs, expected)
+    leftovers = [p for p in (root / "outbox").rglob(".*")]
+    assert leftovers == []
+    j.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("step", CHECKPOINTS)
+def test_sigkill_at_every_step_still_yields_exactly_once(demo: Path, step: str):
+    _prepare(demo)
+    killed = False
+    # the run: claim, ingest, apply, render, auto-seal and deliver the receipts
+    rc = _run(demo, "run", "--once", "--workers", "2", fault=step)
+    killed |= rc == -signal.SIGKILL
+    assert rc in (0, -signal.SIGKILL)
+    assert _run(demo, "run", "--once", "--workers", "2") == 0
+    # the officers: the act (two inspectors in turn) and the order
+    rc = _run(demo, "queue", "approve", "--all", fault=step)
+    killed |= rc == -signal.SIGKILL
+    for _ in range(3):
+        _run(demo, "queue", "approve", "--all")
+    assert _run(demo, "run", "--once", "--workers", "2") == 0
+    assert killed, f"the checkpoint {step} was never reached"
+    _check_exactly_once(demo)
