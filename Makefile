@@ -14,12 +14,34 @@ DEMO_CLOCK = $$(grep -q '^insecure = true' qamqor.toml && echo "QAMQOR_NOW=$${QA
 
 .PHONY: setup run watch test test-fast preview bench lint clean
 
-$(STAMP): pyproject.toml scripts/ensure-debian-packages
+# Reproducible installs (#14.24): every dependency, the test extra's too, pinned with its hashes in
+# requirements.lock; the project itself goes on top without dependencies.  `make lock` refreshes the lock after
+# pyproject.toml changed (keeping the other pins; `make lock UPGRADE=1` moves every pin to the newest release),
+# `make audit` checks the lock for known vulnerabilities (pip-audit, PyPI's advisory database).
+LOCK := requirements.lock
+$(STAMP): pyproject.toml $(LOCK) scripts/ensure-debian-packages
 	./scripts/ensure-debian-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
+
+# pip-tools and pip-audit, in a venv of their own (they are not part of the locked environment)
+TOOLS := $(VENV)/tools
+$(TOOLS)/.installed:
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q "pip-tools>=7.4" "pip-audit>=2.7"
+	touch $@
+
+.PHONY: lock audit
+lock: $(TOOLS)/.installed
+	$(TOOLS)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --extra test \
+	  --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) --output-file $(LOCK) pyproject.toml
+
+audit: $(TOOLS)/.installed
+	@$(TOOLS)/bin/python -c "import urllib.request; urllib.request.urlopen('https://pypi.org/pypi/pip/json', timeout=20)" \
+	  2>/dev/null || { echo "make audit: PyPI's advisory database cannot be reached: $(LOCK) was NOT audited"; exit 2; }
+	$(TOOLS)/bin/pip-audit --strict --progress-spinner off --disable-pip --require-hashes -r $(LOCK)
 
 setup: $(STAMP)
 

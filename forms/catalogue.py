@@ -202,3 +202,43 @@ def load_rules_context(forms_dir: Path | None = None, calendar: WorkCalendar | N
     term_map = {k: Term(key=k, **v) for k, v in terms["terms"].items()}
     signers = {kind: spec.signer for kind, spec in Catalogue(directory)._specs.items()}
     return RulesContext(calendar or load_calendar(), reqs, term_map, signers)
+
+
+def registration(catalogue: Catalogue | None = None) -> tuple[str, frozenset[str]]:
+    """Issue 11 #9: the format of the office's registration numbers and the document kinds numbered so
+    (service.toml ``[registration]``); a format the core cannot fill is a configuration error, found here."""
+    from pipeline.core.case import registration_number
+
+    row = (catalogue or _default()).service.get("registration") or {}
+    fmt, kinds = row.get("format", "{office}-{year}/{seq:05d}"), frozenset(row.get("kinds", ()))
+    try:
+        registration_number(fmt, "X", 2000, 1)
+    except ValueError as exc:
+        raise ConfigError(f"service.toml [registration] format: {exc}",
+                          remedy="use {office}, {year} and {seq} only, e.g. \"{office}-{year}/{seq:05d}\"") from None
+    unknown = sorted(kinds - set((catalogue or _default()).document_kinds()))
+    if unknown:
+        raise ConfigError(f"service.toml [registration] kinds: unknown document kinds {', '.join(unknown)}",
+                          remedy="list kinds that documents.toml knows")
+    return fmt, kinds
+
+
+def unconfirmed_calendar_years(today, overrides_path: Path | None = None) -> list[int]:
+    """Issue 11 #11: the running year and the next, where forms/calendar/overrides.toml confirms no decree."""
+    from pipeline.core.calendar import parse_confirmed_years, unconfirmed_years
+
+    path = Path(overrides_path) if overrides_path is not None else CALENDAR_OVERRIDES
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    return unconfirmed_years(parse_confirmed_years(text, str(path)), today)
+
+
+def calendar_warning(language: str, today, overrides_path: Path | None = None) -> str | None:
+    """The officers' words for :func:`unconfirmed_calendar_years` (service.toml ``[calendar]``), or None."""
+    years = unconfirmed_calendar_years(today, overrides_path)
+    if not years:
+        return None
+    return _default().service["calendar"][f"unconfirmed_{_language(language)}"].format(
+        years=", ".join(str(y) for y in years))

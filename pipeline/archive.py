@@ -6,7 +6,8 @@ every file is TOTAL-PASSED (ETSI EN 319 102-1; the engine is :mod:`signing.ltv`)
 timestamp and the DSS update to every archived PDF whose newest archive timestamp's TSA certificate ends within
 the window, and writes the TS 119 102-2 report beside it.
 
-Until the click wiring lands in :mod:`pipeline.cli`, the same commands run as ``python -m pipeline.archive``.
+:mod:`pipeline.cli` wires them as ``qamqor verify`` and ``qamqor archive renew`` (with the configuration's
+defaults and the journal); ``python -m pipeline.archive`` runs them with no installation at all.
 """
 
 from __future__ import annotations
@@ -73,36 +74,153 @@ class Renewal:
     renewed: bool
     report: Path | None = None
     error: str | None = None
+    new_timestamp: str | None = None
+    new_tsa_valid_until: str | None = None
+    completed: bool = False  # not renewed: the newest timestamp's status data, issued after it, added
+
+
+def _complete(p: Path, data: bytes, *, tsa_url: str, trust: list, timeout_s: float) -> bool:
+    """A later run's half of a renewal: once status data issued after the newest archive timestamp can be had,
+    add it (what lets a validator reach back past that TSA certificate's end); True when the file changed."""
+    from signing.ltv import evidence_complete
+
+    from .outbox import atomic_write
+
+    try:
+        if evidence_complete(data):
+            return False
+        completed = asyncio.run(_complete_online(data, trust=trust, timeout_s=timeout_s))
+    except Exception:  # noqa: BLE001 - a status server down: the next run tries again
+        return False
+    if completed is None:
+        return False
+    atomic_write(p, completed)
+    return True
+
+
+async def _complete_online(data: bytes, *, trust: list, timeout_s: float) -> bytes | None:
+    import aiohttp
+    from pyhanko_certvalidator import ValidationContext
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+    from signing.ltv import async_complete_evidence
+    from signing.policy import load_trust_roots
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session:
+        vc = ValidationContext(trust_roots=load_trust_roots(trust), allow_fetching=True, revocation_mode="hard-fail",
+                               fetcher_backend=AIOHttpFetcherBackend(session, per_request_timeout=timeout_s))
+        return await async_complete_evidence(data, validation_context=vc)
+
+
+def _document_id(pdf: Path) -> str | None:
+    """The document id its sidecar manifest names (contract.md), if it has one."""
+    try:
+        return json.loads(pdf.with_suffix(".json").read_text(encoding="utf-8")).get("document_id")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def renew_archive(files: list[Path], *, tsa_url: str, trust: list, before_days: int,
-                  now: dt.datetime | None = None, timeout_s: float = 30.0) -> list[Renewal]:
-    """Renew every file that needs it (``signing.ltv.needs_renewal``); files that do not are left untouched,
-    so a second run the same day renews nothing (idempotent)."""
-    from signing.ltv import needs_renewal
+                  now: dt.datetime | None = None, timeout_s: float = 30.0, journal=None) -> list[Renewal]:
+    """Renew every file that needs it (``signing.ltv.needs_renewal``): a DSS update and a new document timestamp,
+    then the ETSI report beside it.  Files that do not need it are left untouched, and so is a file whose bytes
+    are still those its last journaled renewal left (renewing it again with the same TSA would prove nothing
+    new), so a second run renews nothing (idempotent).  With ``journal``, each renewal (or failure) is one row
+    of ``archive_renewals`` and one step, at ``now`` (the pipeline's clock)."""
+    from signing.ltv import archive_timestamps_of, needs_renewal
+
+    from .outbox import atomic_write, sha256
 
     now = now or dt.datetime.now(dt.UTC)
     out = []
     for p in files:
         p = Path(p)
         data = p.read_bytes()
-        due = needs_renewal(data, now=now, before=dt.timedelta(days=before_days))
-        if due is None:
-            continue
-        item = Renewal(p, due.time, due.tsa_valid_until, renewed=False)
+        before_sha = sha256(data)
         try:
-            renewed = asyncio.run(_renew_online(data, tsa_url=tsa_url, trust=trust, timeout_s=timeout_s))
-        except Exception as e:  # noqa: BLE001 - one file's TSA/OCSP failure must not stop the others
-            item.error = f"{type(e).__name__}: {e}"
+            due = needs_renewal(data, now=now, before=dt.timedelta(days=before_days))
+        except Exception as e:  # noqa: BLE001 - an unreadable archived file is a finding; the others go on
+            due, unreadable = None, f"{type(e).__name__}: {e}"
+        else:
+            unreadable = None
+        if unreadable is None and due is None:
+            if not _complete(p, data, tsa_url=tsa_url, trust=trust, timeout_s=timeout_s):
+                continue
+            item = Renewal(p, "", "", renewed=False, completed=True)
+            item.report = report_for(p, p.read_bytes(), trust)
+            if journal is not None:
+                from .journal import store
+
+                with journal.tx() as conn:
+                    store.record_renewal(conn, path=str(p), document_id=_document_id(p), at=now.isoformat(),
+                                         status="completed", sha256_before=before_sha,
+                                         sha256_after=sha256(p.read_bytes()),
+                                         report=str(item.report) if item.report else None)
             out.append(item)
             continue
-        from .outbox import atomic_write
+        if journal is not None and unreadable is None:
+            from .journal import store
 
-        atomic_write(p, renewed)
-        item.renewed = True
-        item.report = report_for(p, renewed, trust)
+            if store.last_renewed_sha256(journal, str(p)) == before_sha:
+                continue
+        item = Renewal(p, due.time if due else "", due.tsa_valid_until if due else "", renewed=False,
+                       error=unreadable)
+        if unreadable is None:
+            try:
+                renewed = asyncio.run(_renew_online(data, tsa_url=tsa_url, trust=trust, timeout_s=timeout_s))
+            except Exception as e:  # noqa: BLE001 - one file's TSA/OCSP failure must not stop the others
+                item.error = f"{type(e).__name__}: {e}"
+            else:
+                atomic_write(p, renewed)
+                item.renewed = True
+                newest = archive_timestamps_of(renewed)[-1]
+                item.new_timestamp, item.new_tsa_valid_until = newest.time, newest.tsa_valid_until
+                item.report = report_for(p, renewed, trust)
+        if journal is not None:
+            from .journal import store
+
+            with journal.tx() as conn:
+                store.record_renewal(
+                    conn, path=str(p), document_id=_document_id(p), at=now.isoformat(),
+                    status="renewed" if item.renewed else "failed", sha256_before=before_sha,
+                    previous_timestamp=item.newest_timestamp or None,
+                    previous_tsa_valid_until=item.tsa_valid_until or None, new_timestamp=item.new_timestamp,
+                    new_tsa_valid_until=item.new_tsa_valid_until,
+                    sha256_after=sha256(p.read_bytes()) if item.renewed else None,
+                    report=str(item.report) if item.report else None, error=item.error)
         out.append(item)
     return out
+
+
+def archived_pdfs(outbox: Path) -> list[Path]:
+    """Every PDF of the archive route (``outbox/archive/<yyyy>/<mm>/<case_id>/``), dot-files left out."""
+    return sorted(p for p in (Path(outbox) / "archive").glob("*/*/*/*.pdf") if not p.name.startswith("."))
+
+
+def renew_installation(config, *, before_days: int, files: list[Path] | None = None,
+                       tsa_url: str | None = None, trust: list | None = None,
+                       now: dt.datetime | None = None) -> list[Renewal]:
+    """``qamqor archive renew`` inside an installation: the archive route's PDFs (or ``files``), the configured
+    TSA and trust roots, the pipeline's clock (``QAMQOR_NOW`` or the system clock), the journal."""
+    from . import clock
+    from .audit import AuditLog
+    from .journal import Journal
+
+    tsa_url = tsa_url or config.signing.tsa_url
+    trust = list(trust or config.signing.trust_roots)
+    if not tsa_url:
+        raise ConfigError("no timestamp authority to renew with",
+                          remedy="set [signing] tsa_url in qamqor.toml, or pass --tsa-url")
+    if not trust:
+        raise ConfigError("no trust root", remedy="set [signing] trust_roots, or pass --trust ROOT.crt")
+    journal = Journal(config.journal_url, audit=AuditLog(config.state / "audit.jsonl"))
+    try:
+        return renew_archive(files if files else archived_pdfs(config.outbox), tsa_url=tsa_url, trust=trust,
+                             before_days=before_days, now=now or clock.now(), journal=journal)
+    finally:
+        if journal.audit is not None:
+            journal.audit.sync()
+        journal.close()
 
 
 async def _renew_online(data: bytes, *, tsa_url: str, trust: list, timeout_s: float) -> bytes:
@@ -121,11 +239,28 @@ async def _renew_online(data: bytes, *, tsa_url: str, trust: list, timeout_s: fl
                                      validation_context=vc)
 
 
-# --- click ---------------------------------------------------------------------------------------------------
+# --- the commands' words ---------------------------------------------------------------------------------------
 
-def _emit(results, fmt: str) -> None:
+def trust_from_config(config_path: Path | None = None) -> list[Path]:
+    """``verify`` without ``--trust`` inside an installation: the configuration's ``[signing] trust_roots``.
+    Outside one (no qamqor.toml, ``--config`` or ``QAMQOR_CONFIG``) there is nothing to trust: say so."""
+    import os
+
+    from .config import CONFIG_NAME, Config
+
+    if config_path is None and not os.environ.get("QAMQOR_CONFIG") and not Path(CONFIG_NAME).exists():
+        raise ConfigError("no trust root given and no qamqor.toml here",
+                          remedy="pass --trust ROOT.crt (the root certificate you trust; repeatable)")
+    roots = [Path(r) for r in Config.load(config_path).signing.trust_roots]
+    if not roots:
+        raise ConfigError("the configuration names no trust root",
+                          remedy="pass --trust ROOT.crt, or set [signing] trust_roots")
+    return roots
+
+
+def emit(results, fmt: str) -> None:
     if fmt == "json":
-        click.echo(json.dumps({"passed": all(r.passed for _, r in results),
+        click.echo(json.dumps({"passed": bool(results) and all(r.passed for _, r in results),
                                "files": [{"file": str(p), **r.to_dict()} for p, r in results]},
                               ensure_ascii=False, indent=2))
     elif fmt == "etsi":
@@ -135,6 +270,25 @@ def _emit(results, fmt: str) -> None:
         for p, r in results:
             click.echo(f"{p}:\n{r.format_text()}")
 
+
+def format_renewals(done: list[Renewal]) -> str:
+    lines = []
+    for r in done:
+        if r.completed:
+            lines.append(f"completed: {r.path} — the newest archive timestamp's status data, issued after it")
+        elif r.renewed:
+            lines.append(f"renewed: {r.path} — archive timestamp {r.new_timestamp} (TSA certificate until "
+                         f"{r.new_tsa_valid_until}; the previous one until {r.tsa_valid_until or 'none'})"
+                         + (f"; report {r.report}" if r.report else ""))
+        else:
+            lines.append(f"FAILED: {r.path} — {r.error}")
+    failed = sum(not r.renewed and not r.completed for r in done)
+    lines.append(f"{sum(r.renewed for r in done)} renewed, {failed} failed"
+                 + (f", {sum(r.completed for r in done)} completed" if any(r.completed for r in done) else ""))
+    return "\n".join(lines)
+
+
+# --- ``python -m pipeline.archive`` (the same commands, with no installation) -------------------------------
 
 @click.command("verify")
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -146,7 +300,7 @@ def _emit(results, fmt: str) -> None:
 def verify_command(files, trust, at, online, fmt):
     """AdES long-term validation; exit 0 only when every signature is TOTAL-PASSED."""
     results = verify_files(list(files), trust=list(trust), at=parse_moment(at), online=online, etsi=fmt == "etsi")
-    _emit(results, fmt)
+    emit(results, fmt)
     sys.exit(0 if results and all(r.passed for _, r in results) else 1)
 
 
@@ -162,18 +316,16 @@ def archive_group():
 @click.option("--before", "before_days", type=int, default=365, show_default=True,
               help="renew when the newest archive timestamp's TSA certificate ends within DAYS")
 def renew_command(files, tsa_url, trust, before_days):
-    """Add a document timestamp + DSS update to every archived PDF that needs one; report what was renewed."""
+    """Add a document timestamp + DSS update to every given PDF that needs one (not journaled: no installation)."""
     done = renew_archive(list(files), tsa_url=tsa_url, trust=list(trust), before_days=before_days)
-    for r in done:
-        click.echo(f"{'renewed' if r.renewed else 'FAILED'}: {r.path} (TSA certificate until {r.tsa_valid_until})"
-                   + (f" — {r.error}" if r.error else ""))
-    click.echo(f"{sum(r.renewed for r in done)} renewed, {sum(not r.renewed for r in done)} failed")
-    sys.exit(1 if any(not r.renewed for r in done) else 0)
+    click.echo(format_renewals(done))
+    sys.exit(1 if any(not r.renewed and not r.completed for r in done) else 0)
 
 
 @click.group()
 def main():
-    """``python -m pipeline.archive``: the archive commands before their wiring into ``qamqor``."""
+    """``python -m pipeline.archive``: the archive commands outside an installation (``qamqor verify`` and
+    ``qamqor archive renew`` are the same, with the configuration's defaults and the journal)."""
 
 
 main.add_command(verify_command)

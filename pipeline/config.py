@@ -189,7 +189,25 @@ class WebTable(Table):
     lockout_failures: int = setting(5, 5, "failed sign-ins", ge=1)
     lockout_minutes: float = setting(15.0, 15.0, "minutes", ge=0)
     secure_cookies: bool | None = setting(None, True)  # None: Secure unless the desk listens on localhost
+    # issue 14 (#4, #20), read by pipeline/web/settings.py: the client lock-out, the Host allow-list (empty: the
+    # listening host and loopback), the token /readyz and /metrics ask for (empty: open), the upload check's bounds
+    lockout_client_failures: int = setting(20, 20, "failed sign-ins from one client", ge=1)
+    allowed_hosts: tuple[str, ...] = array("desk.example.kz")
+    ops_token: str = setting("", "a-long-random-string")
+    upload_max_signatures: int = setting(20, 20, "signature fields", ge=1)
+    upload_seconds: float = setting(20.0, 20.0, "seconds", gt=0)
+    upload_concurrency: int = setting(2, 2, "uploads checked at once", ge=1)
+    results_max: int = setting(20, 20, "documents", ge=1)
     accounts: tuple[WebAccount, ...] = array()
+
+
+class ClusterTable(Table):
+    """``[cluster]``: several nodes on a PostgreSQL journal (issue 10), read by :mod:`pipeline.cluster`."""
+
+    heartbeat_seconds: float = setting(5.0, 5.0, "seconds", gt=0)  # a node's (and its worker's) heartbeat
+    stall_seconds: float = setting(30.0, 30.0, "seconds", gt=0)  # no heartbeat this long: its jobs run elsewhere
+    poll_seconds: float = setting(1.0, 1.0, "seconds", gt=0)  # how often a node looks at the inbox and the reaper
+    keep_finished_hours: float = setting(24.0, 24.0, "hours", ge=0)  # finished jobs pruned after (#1454)
 
 
 class ConfigFile(Table):
@@ -204,6 +222,7 @@ class ConfigFile(Table):
     demo: DemoTable = DemoTable()
     officers: tuple[OfficerTable, ...] = array()
     web: WebTable = WebTable()
+    cluster: ClusterTable = ClusterTable()
 
 
 # --- the object the service uses -----------------------------------------------------------------------------

@@ -1,12 +1,24 @@
 """``qamqor demo``: a working setup in the current folder — configuration, a test PKI shaped like Kazakhstan's
 (a head, two inspectors, a PSC operator and the provider's system seal of one demo provider and one demo PSC),
 and the example events in ``inbox/``.  Everything it makes says it is NOT FOR PRODUCTION.
+
+The demo signs at PAdES B-LTA (issue 12 #6: what an archive can live with) with its own timestamp authority,
+OCSP responder and CRLs: certomancer's Animator for the demo PKI, on 127.0.0.1 at the port its certificates
+name.  It needs no daemon and no step of its own: the first demo command that signs (``qamqor run``, ``queue
+approve``, the desk) or renews starts it as a child process (:func:`ensure_services`), unless something already
+answers on that port (another demo command's), and it ends with that command.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +26,77 @@ from .config import CONFIG_NAME, PACKAGE_ROOT
 from .errors import StateConflict
 
 EXAMPLES = PACKAGE_ROOT / "examples"
+#: the port the demo PKI's certificates name for OCSP, CRLs and the TSA: a free one when the demo is made
+#: (``QAMQOR_DEMO_PORT`` chooses it)
+SERVICES_START_S = 30.0
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def _demo_port() -> int:
+    """A port for this demo's services.  Each demo PKI gets its own, free when it is made: two demos on one
+    machine (the test suite's parallel workers make one each) would otherwise both name 9777 in their
+    certificates, and one's TSA would answer for the other's, whose signatures then fail."""
+    if os.environ.get("QAMQOR_DEMO_PORT"):
+        return int(os.environ["QAMQOR_DEMO_PORT"])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_services: dict[int, subprocess.Popen] = {}
+
+
+def _stop_services() -> None:
+    for port, proc in list(_services.items()):
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        _services.pop(port, None)
+
+
+def ensure_services(config) -> int | None:
+    """The demo's TSA and OCSP/CRL server (module docstring), started if nothing answers on its port yet.
+
+    Only for an insecure demo configuration whose ``tsa_url`` is on 127.0.0.1 and whose state folder holds the
+    demo PKI's certomancer configuration; returns the port, or None when this is not such a demo."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(config.signing.tsa_url or "")
+    pki_config = config.state / "demo-pki" / "certomancer.yml"
+    if not config.demo or url.hostname != "127.0.0.1" or not url.port or not pki_config.is_file():
+        return None
+    port = url.port
+    proc = _services.get(port)
+    if (proc is not None and proc.poll() is None) or _listening(port):
+        return port
+    exe = Path(sys.executable).with_name("certomancer")
+    cmd = [str(exe) if exe.exists() else "certomancer", "--config", str(pki_config), "animate", "--aiohttp",
+           "--no-web-ui", "--port", str(port)]
+    log_file = open(config.state / "demo-services.log", "ab")  # noqa: SIM115 - the child's, for its life
+    proc = subprocess.Popen(cmd, cwd=pki_config.parent, stdout=log_file, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log_file.close()
+    _services[port] = proc
+    if len(_services) == 1:
+        atexit.register(_stop_services)
+    deadline = time.monotonic() + SERVICES_START_S
+    while not _listening(port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            from .errors import ConfigError
+
+            raise ConfigError(f"the demo's TSA and OCSP server did not start on 127.0.0.1:{port}",
+                              remedy=f"see {config.state / 'demo-services.log'}")
+        time.sleep(0.1)  # waiting for a child server to listen
+    return port
 
 
 def example_files() -> list[Path]:
@@ -75,6 +158,7 @@ def make_demo(root: Path, *, force: bool = False) -> Path:
     pki = create_demo_pki(
         pki_dir, provider_bin=provider.get("bin") or "990340000017", psc_bin="990340000025",
         provider_code=provider["code"], psc_code=psc["code"], people=overrides,
+        url_prefix=f"http://127.0.0.1:{_demo_port()}",
     )
     lines = [
         "# qamqor DEMO configuration — NOT FOR PRODUCTION.",
@@ -92,10 +176,10 @@ def make_demo(root: Path, *, force: bool = False) -> Path:
         "settle_seconds = 0.5",
         "",
         "[signing]",
-        'level = "B-B"',
-        "# B-T and above need a timestamp authority; the demo PKI has one:",
-        "#   .venv/bin/python -m signing.testing.tsa_server --pki var/demo-pki --port 9778",
-        '# then: level = "B-T" and tsa_url = "http://127.0.0.1:9778/tsa"',
+        "# B-LTA, as an archive needs (issue 12): the demo's own TSA, OCSP and CRLs on 127.0.0.1, started by the",
+        "# first demo command that signs (certomancer's Animator for var/demo-pki; its log: var/demo-services.log)",
+        'level = "B-LTA"',
+        f"tsa_url = {_toml_value(pki.tsa_url)}",
         f"trust_roots = {_toml_value([str(p.relative_to(root)) for p in pki.trust_roots])}",
         "",
     ]

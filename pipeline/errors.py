@@ -104,6 +104,13 @@ class StateConflict(QamqorError):
     code = "E-STATE"
 
 
+class FencedOut(StateConflict):
+    """Another node took this work over (its fencing token is newer, issue 10): nothing this node wrote for it
+    commits; the newer holder finishes it."""
+
+    code = "E-FENCED"
+
+
 class Busy(QamqorError):
     exit_code = ExitCode.busy
     code = "E-BUSY"
@@ -137,6 +144,7 @@ ERROR_CODES: dict[str, str] = {
     "E-NOT-FOUND": "unknown case, queue item, file or officer",
     "E-STATE": "the request does not fit the current state",
     "E-BUSY": "another `qamqor run` holds the state lock",
+    "E-FENCED": "another node took the work over (a newer fencing token); this node's writes for it are refused",
     "E-TRANSIENT": "something outside is down or full; retried later",
     "E-SECRET": "no secret for an officer's key, and no terminal to ask",
     "E-REASON": "a rejection without a reason",

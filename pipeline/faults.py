@@ -1,5 +1,5 @@
 """Fault injection for the crash tests (issue 5): ``QAMQOR_FAULT=<step>`` kills the process with SIGKILL the
-first time it reaches the checkpoint named ``<step>`` (``<step>:N``: the N-th time).  Costs one dict lookup
+first time it reaches the checkpoint named ``<step>`` (``<step>:N``: the N-th time; ``<step>:N:stop``: SIGSTOP).  Costs one dict lookup
 when unset; never set in production."""
 
 from __future__ import annotations
@@ -32,9 +32,11 @@ def checkpoint(name: str) -> None:
     target = os.environ.get("QAMQOR_FAULT")
     if not target:
         return
-    step, _, nth = target.partition(":")
+    step, _, rest = target.partition(":")
     if step != name:
         return
+    nth, _, action = rest.partition(":")
     _counts[name] = _counts.get(name, 0) + 1
-    if _counts[name] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _counts[name] == int(nth or 1):
+        # ``<step>:N:stop`` freezes the process instead (SIGSTOP): a node stalled mid-job, for the fencing tests
+        os.kill(os.getpid(), signal.SIGSTOP if action == "stop" else signal.SIGKILL)

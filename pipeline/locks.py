@@ -19,9 +19,9 @@ from .errors import Busy, StateConflict
 class StateLock:
     """One ``qamqor run`` per state folder: a second one refuses to start with a clear message."""
 
-    def __init__(self, state: Path):
+    def __init__(self, state: Path, name: str = "run"):
         state.mkdir(parents=True, exist_ok=True)
-        self.path = state / "run.lock"
+        self.path = state / f"{name}.lock"  # a node of a cluster holds its own: run-<node>.lock (issue 10)
         self._fh: Any = None
 
     def acquire(self) -> StateLock:

@@ -49,7 +49,27 @@ def pipeline_status(services: Services) -> dict[str, Any]:
         "queue": documents.get(DocumentStatus.QUEUED, 0),
         "open_deadlines": len(board),
         "overdue": sum(1 for r in board if r["overdue"]),
+        "nodes": nodes(services),
     }
+
+
+def nodes(services: Services) -> list[dict[str, Any]]:
+    """The nodes of a PostgreSQL installation (issue 10 #6) that ran in the last day: alive (a heartbeat within
+    the stall timeout, not stopped), the job in flight, the jobs done, the last heartbeat."""
+    import datetime as dt
+
+    if services.journal.engine.dialect.name != "postgresql":
+        return []
+    now = dt.datetime.now(dt.UTC)
+    stall = services.config.file.cluster.stall_seconds
+    out = []
+    for n in store.list_nodes(services.journal, since=(now - dt.timedelta(days=1)).isoformat()):
+        beat = dt.datetime.fromisoformat(n["heartbeat_at"])
+        alive = n["stopped_at"] is None and (now - beat).total_seconds() <= stall
+        out.append({"node": n["node_id"], "host": n["host"], "pid": n["pid"],
+                    "state": "alive" if alive else ("stopped" if n["stopped_at"] else "silent"),
+                    "in_flight": n["current_job"], "jobs_done": n["jobs_done"], "heartbeat_at": n["heartbeat_at"]})
+    return out
 
 
 def case_status(services: Services, case_id: str) -> dict[str, Any]:
@@ -105,6 +125,9 @@ def format_status(data: dict[str, Any]) -> str:
             lines.append(f"{key:10} " + (", ".join(f"{k} {v}" for k, v in sorted(data[key].items())) or "none"))
         lines.append(f"queue      {data['queue']} waiting for an officer")
         lines.append(f"deadlines  {data['open_deadlines']} open, {data['overdue']} overdue")
+        for n in data.get("nodes", ()):
+            lines.append(f"node       {n['node']:32} {n['state']:7} {n['jobs_done']:6} jobs  last heartbeat "
+                         f"{n['heartbeat_at'][:19]}" + (f"  now: {n['in_flight']}" if n["in_flight"] else ""))
         return "\n".join(lines)
     lines = [f"case {data['case_id']}: {data['status']} ({data['channel']}, {data['language']}, "
              f"provider {data['provider']}" + (f", PSC {data['psc']}" if data["psc"] else "") + ")"]

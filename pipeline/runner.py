@@ -18,7 +18,7 @@ from typing import Any
 from . import clock
 from .config import Config
 from .core.lifecycle import DocumentStatus
-from .errors import QamqorError, TransientError
+from .errors import FencedOut, QamqorError, TransientError
 from .journal import store
 from .locks import StateLock
 from .progress import NullProgress, Progress
@@ -142,12 +142,7 @@ class Runner:
         self.progress.update("render", self._rendered, self._rendered + len(self._in_flight))
 
     def _after_render(self, doc: store.DocumentRow, result: render.RenderResult) -> None:
-        """The document's next stages, now that it is rendered: 6 (only if it needs no officer), then 7."""
-        if not (doc.signed_automatically and self.config.signing.auto_seal):
-            return
-        sign.store_worker_signature(self.services, doc.document_id, result)  # 6
-        signed = store.get_document(self.services.journal, doc.document_id)
-        if signed is not None and signed.status == DocumentStatus.SIGNED:
+        if after_render(self.services, doc, result):
             self.deliver_one(doc.document_id)  # 7
 
     def forget_in_flight(self) -> None:
@@ -159,22 +154,42 @@ class Runner:
     # --- 7. deliver -----------------------------------------------------------------------------------------
 
     def deliver_one(self, document_id: str) -> None:
-        """Deliver one document; its failure (other than a full disk) is recorded and retried next pass."""
-        try:
-            deliver.deliver(self.services, document_id)
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise
-            self._note_error(document_id, f"delivery failed: {exc}")
-        except QamqorError as err:
-            self._note_error(document_id, err.one_line())
-
-    def _note_error(self, document_id: str, error: str) -> None:
-        with self.services.journal.tx() as conn:
-            store.note_error(conn, document_id, error)
-        log.error("%s: %s", document_id, error)
+        deliver_or_note(self.services, document_id)
 
     def close(self) -> None:
         self.services.sync_audit()
         self.dispatcher.close()
         self.services.close()
+
+
+# --- the stages after a render, shared with the cluster's jobs (pipeline/cluster/tasks.py) ---------------------
+
+
+def after_render(services: Services, doc: store.DocumentRow, result: render.RenderResult) -> bool:
+    """A document's next stage once rendered: 6, only if it needs no officer.  True when it is now signed
+    (and so ready for 7)."""
+    if not (doc.signed_automatically and services.config.signing.auto_seal):
+        return False
+    sign.store_worker_signature(services, doc.document_id, result)  # 6
+    signed = store.get_document(services.journal, doc.document_id)
+    return signed is not None and signed.status == DocumentStatus.SIGNED
+
+
+def deliver_or_note(services: Services, document_id: str) -> None:
+    """Deliver one document (7); its failure (other than a full disk) is recorded and retried next pass."""
+    try:
+        deliver.deliver(services, document_id)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        _note_error(services, document_id, f"delivery failed: {exc}")
+    except FencedOut as err:
+        log.warning("%s: %s", document_id, err.one_line())  # another node finishes it
+    except QamqorError as err:
+        _note_error(services, document_id, err.one_line())
+
+
+def _note_error(services: Services, document_id: str, error: str) -> None:
+    with services.journal.tx() as conn:
+        store.note_error(conn, document_id, error)
+    log.error("%s: %s", document_id, error)

@@ -234,6 +234,10 @@ class Signatures:
     def options(self) -> Any:
         import signing
 
+        if self.config.demo:  # the demo's own TSA and OCSP on 127.0.0.1 (issue 12 #6, pipeline/demo.py)
+            from .demo import ensure_services
+
+            ensure_services(self.config)
         s = self.config.signing
         return signing.SigningOptions(
             level=s.level, tsa_url=s.tsa_url, trust_roots=list(s.trust_roots), check_revocation=s.check_revocation,

@@ -24,7 +24,7 @@ from .errors import (
 )
 from .external import ExternalSigner, PreparedSignature
 from .keys import SigningKey, load_pkcs11, load_pkcs12
-from .policy import CertificateIdentity
+from .policy import CertificateIdentity, VerificationPolicy
 from .sign import SigningOptions, StampInfo, async_sign_pdf, sign_pdf
 from .verify import SignatureReport, VerificationReport, async_verify_pdf, verify_pdf
 
@@ -32,6 +32,7 @@ __all__ = [
     "ApprovalMismatch", "CertificateIdentity", "CertificateNotValidNow", "CertificateRevoked", "ExternalSigner",
     "FieldAlreadySigned", "KeyNotFound", "KeyUsageRefused", "OfficerMismatch", "OrganisationMismatch",
     "PreparedSignature", "RoleNotAllowed", "SignatureReport", "SigningFailed", "SigningKey", "SigningOptions",
-    "SigningRefused", "SigningServiceDown", "StampInfo", "UntrustedChain", "VerificationReport", "WrongSecret",
+    "SigningRefused", "SigningServiceDown", "StampInfo", "UntrustedChain", "VerificationPolicy",
+    "VerificationReport", "WrongSecret",
     "async_sign_pdf", "async_verify_pdf", "load_pkcs11", "load_pkcs12", "sign_pdf", "verify_pdf",
 ]

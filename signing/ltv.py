@@ -13,9 +13,13 @@ The validation policy (why each choice):
   certificate was not revoked on 2 March also holds for 1 March).  The past-validation time-slide asks about
   moments before the archived data was issued, and the NCA suspends no certificates (no holds), so this is
   sound for our CAs;
-- TSA certificates of the timestamps: status data is fresh when issued after the newest document timestamp
-  (EN 319 102-1 §5.2.5.4 "issued after the best POE"): that is what the DSS update after each archive
-  timestamp carries, and an archive cannot do better offline.
+- TSA certificates of the timestamps, strict: status data is fresh when issued after the newest document
+  timestamp (EN 319 102-1 §5.2.5.4 "issued after the best POE"): what the DSS update after each archive
+  timestamp carries (``async_complete_evidence``, a renewal run's second half), and what lets the time slide
+  reach back past an expired TSA certificate;
+- when the strict policy does not pass, the TSA status data the file carries, however old (as EU DSS takes
+  it): a freshly signed B-LTA has no status issued after its own document timestamp yet, and its TSA is
+  still valid.  The better of the two verdicts stands (both are sound readings; DSS agrees with the second).
 
 ``renew_pdf`` adds the DSS update and a new document timestamp (pyHanko's ``update_archival_timestamp_chain``);
 ``etsi_report`` is the TS 119 102-2 XML report (pyHanko's report generator, one ``SignatureValidationReport``
@@ -27,7 +31,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 
@@ -150,13 +156,23 @@ def archive_timestamps(reader: PdfFileReader) -> list[ArchiveTimestamp]:
     return out
 
 
-def validation_spec(trust_roots: Iterable[asn1_x509.Certificate], *, online: bool = False
-                    ) -> PdfSignatureValidationSpec:
+#: offline, a TSA certificate's status data is taken as the file carries it, however old (as EU DSS does):
+#: an archive has nothing fresher; ``lenient_tsa=False`` asks instead for status issued after the newest
+#: document timestamp (what a renewal's DSS update carries)
+TSA_STATUS_MAX_AGE = dt.timedelta(days=365 * 100)
+
+
+def validation_spec(trust_roots: Iterable[asn1_x509.Certificate], *, online: bool = False,
+                    lenient_tsa: bool = True) -> PdfSignatureValidationSpec:
     """The archive's policy (module docstring): offline unless ``online``."""
     trust = SimpleTrustManager.build(trust_roots=list(trust_roots))
     signer_policy = CertValidationPolicySpec(
         trust_manager=trust, revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO, retroactive_revinfo=True))
     tsa_policy = CertValidationPolicySpec(
+        trust_manager=trust,
+        revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO, freshness=TSA_STATUS_MAX_AGE,
+                                          freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION),
+    ) if lenient_tsa else CertValidationPolicySpec(
         trust_manager=trust,
         revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO, freshness=dt.timedelta(0),
                                           freshness_req_type=FreshnessReqType.TIME_AFTER_SIGNATURE))
@@ -279,11 +295,42 @@ async def async_validate_archive(
     if not sigs:
         report.problems.append("the document has no signatures")
         return report
-    spec = validation_spec(roots, online=online)
     xmls = []
+    with _quiet_engine():
+        await _validate_each(reader, sigs, roots, online, timing, report, xmls, etsi)
+    if xmls:
+        report.etsi_xml = _merge_reports(xmls)
+    return report
+
+
+@contextmanager
+def _quiet_engine():
+    """The AdES engine logs every path it tries and fails as a warning with a traceback (an expired signer's
+    current-time check always fails before past validation succeeds); the verdict says what matters."""
+    loggers = [logging.getLogger(n) for n in ("pyhanko", "pyhanko_certvalidator")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+async def _validate_each(reader, sigs, roots, online: bool, timing, report: LtvReport, xmls: list,
+                         etsi: bool) -> None:
+    # the strict policy first (status data issued after each archive timestamp: what lets the time slide
+    # reach back past an expired TSA certificate); when it does not pass, the TSA status the file carries,
+    # however old, as DSS takes it (module docstring) — the better of the two verdicts stands
+    specs = [validation_spec(roots, online=online, lenient_tsa=False), validation_spec(roots, online=online)]
     for sig in sigs:
         try:
-            result = await ades_lta_validation(sig, spec, timing_info=timing)
+            result = await ades_lta_validation(sig, specs[0], timing_info=timing)
+            if result.ades_subindic.status != AdESStatus.PASSED:
+                second = await ades_lta_validation(sig, specs[1], timing_info=timing)
+                if second.ades_subindic.status == AdESStatus.PASSED:
+                    result = second
         except Exception as e:  # noqa: BLE001 - a signature the engine cannot read is a finding, not a crash
             report.signatures.append(LtvSignature(field=sig.field_name, indication="TOTAL-FAILED",
                                                   subindication="FORMAT_FAILURE", message=str(e)))
@@ -293,9 +340,6 @@ async def async_validate_archive(
             from pyhanko.sign.validation.report.tools import generate_report
 
             xmls.append(generate_report(sig, result))
-    if xmls:
-        report.etsi_xml = _merge_reports(xmls)
-    return report
 
 
 def validate_archive(data: bytes, *, trust_roots: Iterable, at: dt.datetime | None = None, online: bool = False,
@@ -305,8 +349,27 @@ def validate_archive(data: bytes, *, trust_roots: Iterable, at: dt.datetime | No
 
 # --- renewal -------------------------------------------------------------------------------------------------
 
+#: digest algorithms the archive's policy marks as weakening: an archive timestamp made with one of them is
+#: renewed whatever its TSA certificate's end (EN 319 102-1 §5.6.2.4 asks for a POE before an algorithm's
+#: sunset; pyHanko's default policy already refuses MD5 and SHA-1 for new signatures)
+WEAKENING_DIGESTS = frozenset({"md5", "sha1", "sha224"})
+
+
+def archive_timestamps_of(data: bytes) -> list[ArchiveTimestamp]:
+    return archive_timestamps(PdfFileReader(BytesIO(data), strict=False))
+
+
+def _imprint_digest(ts) -> str | None:
+    try:
+        tst_info = ts.signed_data["encap_content_info"]["content"].parsed
+        return tst_info["message_imprint"]["hash_algorithm"]["algorithm"].native
+    except (KeyError, ValueError, AttributeError):
+        return None
+
+
 def needs_renewal(data: bytes, *, now: dt.datetime, before: dt.timedelta) -> ArchiveTimestamp | None:
-    """The newest archive timestamp when its TSA certificate ends within ``before`` of ``now`` (else None).
+    """The newest archive timestamp when its TSA certificate ends within ``before`` of ``now``, or when its
+    digest is one the policy marks as weakening (``WEAKENING_DIGESTS``); else None.
 
     A document with no archive timestamp at all (B-T, B-LT) needs one too: it is returned as a placeholder
     with the signature timestamp's field name."""
@@ -318,6 +381,8 @@ def needs_renewal(data: bytes, *, now: dt.datetime, before: dt.timedelta) -> Arc
                                 tsa_valid_until="") if sigs else None
     newest = stamps[-1]
     if dt.datetime.fromisoformat(newest.tsa_valid_until) <= _utc(now) + before:
+        return newest
+    if _imprint_digest(list(reader.embedded_timestamp_signatures)[-1]) in WEAKENING_DIGESTS:
         return newest
     return None
 
@@ -333,4 +398,62 @@ async def async_renew_pdf(data: bytes, *, timestamper, validation_context) -> by
     reader = PdfFileReader(BytesIO(data), strict=False)
     out = await PdfTimeStamper(timestamper).async_update_archival_timestamp_chain(
         reader, validation_context, in_place=False)
+    return out.getvalue()
+
+
+def _issued(revinfo) -> dt.datetime | None:
+    """When a CRL or an OCSP response was issued (thisUpdate / producedAt)."""
+    try:
+        if "tbs_cert_list" in revinfo:
+            return _utc(revinfo["tbs_cert_list"]["this_update"].native)
+        return _utc(revinfo.basic_ocsp_response["tbs_response_data"]["produced_at"].native)
+    except (KeyError, ValueError, AttributeError):
+        return None
+
+
+def _newest_ts_time(reader: PdfFileReader) -> dt.datetime | None:
+    stamps = list(reader.embedded_timestamp_signatures)
+    return _utc(stamps[-1].self_reported_timestamp) if stamps else None
+
+
+def evidence_complete(data: bytes) -> bool:
+    """Whether the DSS holds status data issued after the newest archive timestamp (EN 319 102-1 §5.2.5.4: what
+    lets a validator slide back past that TSA certificate's end).  True when there is no archive timestamp."""
+    from asn1crypto import crl as asn1_crl
+    from asn1crypto import ocsp as asn1_ocsp
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    reader = PdfFileReader(BytesIO(data), strict=False)
+    newest = _newest_ts_time(reader)
+    if newest is None:
+        return True
+    try:
+        dss = DocumentSecurityStore.read_dss(reader)
+    except Exception:  # noqa: BLE001 - no DSS: nothing issued after it
+        return False
+    items = [asn1_crl.CertificateList.load(r.get_object().data) for r in dss.crls]
+    items += [asn1_ocsp.OCSPResponse.load(r.get_object().data) for r in dss.ocsps]
+    return any((t := _issued(i)) is not None and t > newest for i in items)
+
+
+async def async_complete_evidence(data: bytes, *, validation_context) -> bytes | None:
+    """A DSS update with the newest archive timestamp's status data, fetched now through ``validation_context``
+    (an incremental update), when what it fetched was issued after that timestamp; else None (try later)."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign.validation import async_validate_pdf_timestamp
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    reader = PdfFileReader(BytesIO(data), strict=False)
+    newest = _newest_ts_time(reader)
+    if newest is None:
+        return None
+    await async_validate_pdf_timestamp(list(reader.embedded_timestamp_signatures)[-1],
+                                       validation_context=validation_context)
+    fetched = list(validation_context.crls) + list(validation_context.ocsps)
+    if not any((t := _issued(i)) is not None and t > newest for i in fetched):
+        return None
+    w = IncrementalPdfFileWriter(BytesIO(data))
+    DocumentSecurityStore.supply_dss_in_writer(w, None, validation_context=validation_context)
+    out = BytesIO()
+    w.write(out)
     return out.getvalue()

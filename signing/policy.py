@@ -161,3 +161,71 @@ async def check_chain_and_revocation(
         raise UntrustedChain(f"the certificate {ident.serial_hex} does not chain to a configured trust root ({e})") from e
     except cv_errors.InvalidCertificateError as e:
         raise KeyUsageRefused(str(e)) from e
+
+
+# --- the same policy when a signed document is verified (#14.13, #14.21) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class VerificationPolicy:
+    """Who may sign each kind of document for which organisation, applied when a signed document is verified
+    (#14.13): rules 4 and 5 of signing (organisation, role), so that a certificate that merely chains to a trust
+    root — any citizen's, an inspector's on an order — does not make a document valid.
+
+    ``allowed_roles`` is the map signing uses (``{role: {kind, …}}``); ``document_kind`` the kind the document
+    is (None: unknown — then nobody is authorised for it); ``organisation_bin`` the BIN its signers must carry,
+    when the caller knows it; ``signer_iins``, when the document names its signers, the IINs one of which each
+    signature must carry."""
+
+    allowed_roles: Mapping[str, Collection[str]]
+    document_kind: str | None
+    organisation_bin: str | None = None
+    signer_iins: Collection[str] = ()
+
+    def problem(self, ident: CertificateIdentity) -> str | None:
+        """Why the certificate's holder may not sign this document (None: they may)."""
+        kind = self.document_kind
+        if not kind:
+            return "the document does not say which kind it is, so no signer can be authorised for it"
+        if not any(kind in kinds for kinds in self.allowed_roles.values()):
+            return f"no role signs a document of kind {kind!r}"
+        if ident.role is None or kind not in self.allowed_roles.get(ident.role, ()):
+            return f"the certificate's role {ident.role or '(none)'} may not sign a {kind}"
+        if self.organisation_bin is not None and ident.bin != self.organisation_bin:
+            return f"the certificate belongs to BIN {ident.bin or '(none)'}, not {self.organisation_bin}"
+        if self.signer_iins and ident.iin not in self.signer_iins:
+            return "the signer is none of the officials the document names"
+        return None
+
+
+def validity_problem(cert: asn1_x509.Certificate, claimed: dt.datetime | None) -> str | None:
+    """Rule 2 at verification (#14.21): the certificate was valid at the claimed signing time (the signature
+    timestamp's, else the signer's own claim).  None when it was, or when nothing is claimed."""
+    if claimed is None:
+        return None
+    validity = cert["tbs_certificate"]["validity"]
+    not_before, not_after = validity["not_before"].native, validity["not_after"].native
+    at = claimed if claimed.tzinfo else claimed.replace(tzinfo=dt.UTC)
+    if at < not_before:
+        return (f"the certificate was not yet valid at the claimed signing time {at.astimezone(dt.UTC):%Y-%m-%d %H:%M} "
+                f"UTC (valid from {not_before:%Y-%m-%d %H:%M} UTC)")
+    if at > not_after:
+        return (f"the certificate had expired at the claimed signing time {at.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC "
+                f"(valid until {not_after:%Y-%m-%d %H:%M} UTC)")
+    return None
+
+
+def trust_problem(cert: asn1_x509.Certificate, indication: str | None) -> str:
+    """What is wrong with a certificate that is not trusted, in words (#14.21): pyHanko's AdES sub-indication
+    says whether it expired, is not valid yet, is revoked, or does not chain to a trust root."""
+    validity = cert["tbs_certificate"]["validity"]
+    not_before, not_after = validity["not_before"].native, validity["not_after"].native
+    if indication in ("EXPIRED", "OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED"):
+        return f"the certificate expired on {not_after:%Y-%m-%d %H:%M} UTC"
+    if indication == "NOT_YET_VALID":
+        return f"the certificate is not valid before {not_before:%Y-%m-%d %H:%M} UTC"
+    if indication in ("REVOKED", "REVOKED_NO_POE", "REVOKED_CA_NO_POE"):
+        return "the certificate is revoked"
+    if indication in ("NO_CERTIFICATE_CHAIN_FOUND", "NO_CERTIFICATE_CHAIN_FOUND_NO_POE", "CHAIN_CONSTRAINTS_FAILURE"):
+        return "the certificate does not chain to a trust root"
+    return "the certificate does not chain to a trust root, or is revoked or not valid"

@@ -21,7 +21,7 @@ from pyhanko.sign.validation import async_validate_pdf_signature, async_validate
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 
-from .policy import CertificateIdentity, load_trust_roots
+from .policy import CertificateIdentity, VerificationPolicy, load_trust_roots, trust_problem, validity_problem
 
 
 @dataclass
@@ -46,6 +46,7 @@ class SignatureReport:
     coverage: str | None = None
     modification_level: str | None = None  # what changed after this signature
     docmdp_ok: bool | None = None
+    authorised: bool | None = None  # the signing policy's verdict on the signer (None: no policy applied, #14.13)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -107,6 +108,7 @@ async def async_verify_pdf(
     *,
     trust_roots: Iterable,
     allow_fetching: bool = False,
+    policy: VerificationPolicy | None = None,
 ) -> VerificationReport:
     roots = load_trust_roots(trust_roots)
     try:
@@ -171,8 +173,9 @@ async def async_verify_pdf(
             r.problems.append("the signed bytes were changed")
         if not r.valid:
             r.problems.append("the cryptographic signature is invalid")
-        if r.intact and r.valid and not r.trusted:
-            r.problems.append("the certificate does not chain to a trust root, or is revoked or not valid")
+        if r.intact and r.valid and not r.trusted:  # say what is wrong: expired, not yet valid, revoked, no chain
+            indic = getattr(status, "trust_problem_indic", None)
+            r.problems.append(trust_problem(cert, indic.name if indic is not None else None))
         if is_ts:
             r.timestamp = status.timestamp.isoformat()
             r.timestamp_valid = bool(status.trusted)
@@ -198,10 +201,35 @@ async def async_verify_pdf(
                 r.problems.append("the document was changed after this signature in a way it does not allow")
             if status.modification_level is not None and status.modification_level.name == "OTHER":
                 r.problems.append("the document was changed after this signature beyond form filling")
+            # #14.21: valid at the claimed signing time (the timestamp's, else the signer's claim)
+            claimed = ts.timestamp if ts is not None else status.signer_reported_dt
+            late = validity_problem(cert, claimed)
+            if late:
+                r.problems.append(late)
         reports.append(r)
-    return VerificationReport(reports)
+    report = VerificationReport(reports)
+    return apply_policy(report, policy) if policy is not None else report
 
 
-def verify_pdf(data: bytes, *, trust_roots: Iterable, allow_fetching: bool = False) -> VerificationReport:
-    """Validate every signature and document timestamp of ``data`` against ``trust_roots`` only."""
-    return asyncio.run(async_verify_pdf(data, trust_roots=trust_roots, allow_fetching=allow_fetching))
+def apply_policy(report: VerificationReport, policy: VerificationPolicy) -> VerificationReport:
+    """#14.13: who may sign this kind of document for which organisation, as at signing: a signature whose
+    signer may not is not valid ("signature valid, but the signer is not authorised for this document")."""
+    for r in report.signatures:
+        if r.kind != "signature":
+            continue
+        why = policy.problem(CertificateIdentity(name=r.signer_name, iin=r.signer_iin, bin=r.signer_bin,
+                                                 role=r.signer_role, serial_hex=r.certificate_serial,
+                                                 issuer=r.issuer))
+        r.authorised = why is None
+        if why:
+            r.problems.append(("signature valid, but " if r.ok else "")
+                              + f"the signer is not authorised for this document: {why}")
+    return report
+
+
+def verify_pdf(data: bytes, *, trust_roots: Iterable, allow_fetching: bool = False,
+               policy: VerificationPolicy | None = None) -> VerificationReport:
+    """Validate every signature and document timestamp of ``data`` against ``trust_roots`` only; with a
+    ``policy``, a signature is valid only when its signer may sign this document (#14.13)."""
+    return asyncio.run(async_verify_pdf(data, trust_roots=trust_roots, allow_fetching=allow_fetching,
+                                        policy=policy))

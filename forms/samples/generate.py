@@ -15,6 +15,28 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER_DATE = dt.date(2026, 12, 14)
+SUBMITTED = dt.date(2026, 11, 3)
+
+
+def result_due() -> str:
+    """¶7, ¶15: the date and time of the result as the core computes it (19 working days from the submission, the
+    day itself not counted, at terms.toml's ready_time) — never a hand-written date (issue 11 #6)."""
+    from forms.catalogue import load_rules_context
+    from pipeline.core.case import KZ_TZ
+
+    ctx = load_rules_context()
+    term = ctx.terms["result"]
+    hh, mm = (term.ready_time or "18:30").split(":")
+    due = ctx.calendar.add_working_days(SUBMITTED, term.working_days)
+    return dt.datetime.combine(due, dt.time(int(hh), int(mm)), KZ_TZ).isoformat()
+
+
+def registered(office: str, seq: int) -> str:
+    """Issue 11 #9: the office's registration number, in service.toml's format (what the journal would give)."""
+    from forms.catalogue import registration
+    from pipeline.core.case import registration_number
+
+    return registration_number(registration()[0], office, SUBMITTED.year, seq)
 
 
 def iin(birth: str, sex: str, serial: int = 1) -> str:
@@ -116,6 +138,8 @@ TEXTS = {
         "ground_text": "Согласно сведениям о доходах за последние 12 месяцев среднемесячный доход заявителя "
                        "составляет 41 000 тенге, что ниже прожиточного минимума на подопечных.",
         "negative": "Акт обследования № 17: жилое помещение площадью 18 кв. м без отдельного места для детей.",
+        "mismatch": "Доход заявителя и жилищные условия не отвечают требованиям пункта 1 статьи 122 Кодекса и "
+                    "акта обследования (пункты 1 и 2 настоящего ответа).",
     },
     "kk": {
         "employment": "«Алатау Сервис» ЖШС, бас бухгалтер, жұмыс телефоны 8 727 300 11 22",
@@ -135,6 +159,8 @@ TEXTS = {
         "ground_text": "Соңғы 12 айдағы табыс туралы мәліметтерге сәйкес өтініш берушінің орташа айлық табысы "
                        "41 000 теңгені құрайды, бұл қамқорлыққа алынушылардың ең төмен күнкөріс деңгейінен төмен.",
         "negative": "№ 17 тексеру актісі: балаларға жеке орын жоқ, алаңы 18 шаршы метр тұрғын үй.",
+        "mismatch": "Өтініш берушінің табысы мен тұрғын үй жағдайлары Кодекстің 122-бабының 1-тармағының және "
+                    "тексеру актісінің талаптарына сай келмейді (осы жауаптың 1 және 2-тармақтары).",
     },
 }
 
@@ -186,11 +212,11 @@ def computed_children(children: list[dict], day: dt.date) -> list[dict]:
 def contexts(lang: str) -> dict[str, dict]:
     t = TEXTS[lang]
     out = {}
-    c = base("acceptance_receipt", lang, "psc", "002226651471", "2026-11-03T11:24:00+05:00")
-    c["computed"] = {"result_due": "2026-12-01T18:30:00+05:00"}
+    c = base("acceptance_receipt", lang, "psc", registered(PSC["code"], 1471), "2026-11-03T11:24:00+05:00")
+    c["computed"] = {"result_due": result_due()}
     out["acceptance_receipt"] = c
 
-    c = base("refusal_receipt", lang, "psc", "002226651472", "2026-11-03T11:24:00+05:00")
+    c = base("refusal_receipt", lang, "psc", registered(PSC["code"], 1472), "2026-11-03T11:24:00+05:00")
     docs = c["application"]["documents"]
     docs[:] = [d for d in docs if d["code"] != "spouse_consent"] + [{"code": "spouse_consent", "presented": False}]
     for d in docs:
@@ -199,18 +225,18 @@ def contexts(lang: str) -> dict[str, dict]:
     c["computed"] = {"missing": ["spouse_consent"], "expired": ["health_certificate"]}
     out["refusal_receipt"] = c
 
-    c = base("acceptance_notice", lang, "portal", "002226659001", "2026-11-03T11:21:00+05:00")
-    c["computed"] = {"result_due": "2026-11-30T18:30:00+05:00"}
+    c = base("acceptance_notice", lang, "portal", registered(PROVIDER["code"], 9001), "2026-11-03T11:21:00+05:00")
+    c["computed"] = {"result_due": result_due()}
     out["acceptance_notice"] = c
 
-    c = base("portal_refusal", lang, "portal", "02-14/3388", "2026-11-05T15:40:00+05:00")
+    c = base("portal_refusal", lang, "portal", registered(PROVIDER["code"], 3388), "2026-11-05T15:40:00+05:00")
     c["check"] = {"complete": False, "missing": ["psych_training_certificate"], "expired": ["income_proof"],
                   "checked_by": INSPECTORS[0]}
     c["computed"] = {"missing": ["psych_training_certificate"], "expired": ["income_proof"]}
     out["portal_refusal"] = c
 
     # ¶9 / issue 11 #7: the provider finds a package that came through a PSC incomplete
-    c = base("provider_refusal", lang, "psc", "02-14/3389", "2026-11-05T15:45:00+05:00")
+    c = base("provider_refusal", lang, "psc", registered(PROVIDER["code"], 3389), "2026-11-05T15:45:00+05:00")
     c["check"] = {"complete": False, "missing": ["spouse_consent"], "expired": [], "checked_by": INSPECTORS[0]}
     c["computed"] = {"missing": ["spouse_consent"], "expired": []}
     out["provider_refusal"] = c
@@ -227,11 +253,11 @@ def contexts(lang: str) -> dict[str, dict]:
     c["computed"] = {"children": computed_children(CHILDREN, ORDER_DATE)}
     out["order"] = c
 
-    c = base("reasoned_refusal", lang, "portal", "14-12/0124", "2026-12-14T10:45:00+05:00")
+    c = base("reasoned_refusal", lang, "portal", registered(PROVIDER["code"], 124), "2026-12-14T10:45:00+05:00")
     c["inspection"] = inspection(lang) | {"conclusion": "not_possible"}
     grounds = [{"code": "code122.10", f"text_{lang}": t["ground_text"]},
                {"code": "inspection.negative", f"text_{lang}": t["negative"]},
-               {"code": "law19-1.2"}]
+               {"code": "law19-1.2", f"text_{lang}": t["mismatch"]}]  # Law art. 19-1 p.1: each with this case's reasons
     c["decision"] = {"outcome": "refused", "grounds": grounds, "signatory": SIGNATORY}
     c["computed"] = {"grounds": grounds}
     out["reasoned_refusal"] = c

@@ -306,6 +306,43 @@ def _ready_at(ctx: RulesContext, due: dt.date) -> str:
     return dt.datetime.combine(due, dt.time(int(hh), int(mm)), KZ_TZ).isoformat()
 
 
+# --- the service's clock (injected: the core reads none) --------------------------------------------------------
+
+#: how far ahead of the service's clock an event may be dated (a back office's clock running a little fast)
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def clock_problems(event: Event, now: dt.datetime) -> list[str]:
+    """¶10, ¶11 (#11.4): no event, and no date or moment it reports (the act's date, the order's date, a delivery,
+    a hand-over, a power of attorney), lies after the service's clock ``now`` — a date in the future would move a
+    term, or put a child's age band on a day not yet come.  Pure: the shell passes its clock (pipeline.clock);
+    a replay of accepted events never asks it."""
+    limit, today = now + CLOCK_SKEW, local_date(now + CLOCK_SKEW)
+    problems = []
+    if event.occurred_at > limit:
+        problems.append(f"/occurred_at: {event.occurred_at.isoformat()} is after the service's clock ({now.isoformat()})")
+    data = event.data
+    for name in ("delivered_at", "issued_at", "requested_at", "registered_at", "resolved_at"):
+        moment = getattr(data, name, None)
+        if moment is not None and moment > limit:
+            problems.append(f"/data/{name}: {moment.isoformat()} is after the service's clock")
+    for name in ("act_date", "order_date"):
+        day = getattr(data, name, None)
+        if day is not None and day > today:
+            problems.append(f"/data/{name}: {day} is after the service's today ({today})")
+    poa = getattr(data, "power_of_attorney", None)
+    if poa is not None and poa.date > today:
+        problems.append(f"/data/power_of_attorney/date: {poa.date} is after the service's today ({today})")
+    return problems
+
+
+def check_clock(event: Event, now: dt.datetime) -> None:
+    """:func:`clock_problems` as the rejection the shell journals (E-INCONSISTENT, at the first field named)."""
+    problems = clock_problems(event, now)
+    if problems:
+        raise _reject("E-INCONSISTENT", "; ".join(problems), problems[0].split(":", 1)[0])
+
+
 # --- the events ------------------------------------------------------------------------------------------------
 
 

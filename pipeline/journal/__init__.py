@@ -45,6 +45,9 @@ def migrate(engine: Engine) -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # several nodes starting at once: one upgrades, the others wait and then find the schema current
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7355608)")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -56,7 +59,12 @@ class Journal:
         self.audit = audit  # pipeline.audit.AuditLog: every step is also appended there after its commit
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url, future=True)
+        # PostgreSQL (issue 10): a connection that died with a server restart is replaced, not handed out
+        options = {"pool_pre_ping": True} if url.startswith("postgresql") else {}
+        self.engine = create_engine(url, future=True, **options)
+        #: called with each transaction's connection just before it commits (pipeline/cluster/fencing.py checks
+        #: there that the work it writes for is still this node's)
+        self.before_commit: Any = None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         open_guarded(self, create=create)  # #14.3, #14.19, #14.22: a past it lost, a folder it cannot write
@@ -68,6 +76,8 @@ class Journal:
             conn.info["audit"] = pending
             try:
                 yield conn
+                if self.before_commit is not None:
+                    self.before_commit(conn)
             finally:
                 conn.info.pop("audit", None)
         if pending and self.audit is not None:

@@ -471,3 +471,273 @@ def mirrored_steps(db: Journal | Connection) -> list[tuple[str, str, str, Any]]:
         steps.c.step != AUDIT_ANCHOR).order_by(steps.c.id)
     return [(m["at"], m["subject"], m["step"], json.loads(m["detail"]) if m["detail"] else None)
             for m in _all(db, stmt)]
+
+
+# --- the archive's renewals (issue 12 #3) ---------------------------------------------------------------------
+# Each renewal of an archived PDF (a DSS update and a new document timestamp) is one row, journaled with its
+# step in the same transaction, after the renewed bytes are in place (the file is the evidence; the row says
+# when and why it changed, and lets the next run see that nothing changed since).
+
+from dataclasses import dataclass  # noqa: E402 - this section's row type
+
+
+@dataclass(frozen=True)
+class RenewalRow:
+    id: int
+    path: str
+    document_id: str | None
+    at: str
+    status: str  # renewed / completed (status data after the newest timestamp added) / failed
+    previous_timestamp: str | None
+    previous_tsa_valid_until: str | None
+    new_timestamp: str | None
+    new_tsa_valid_until: str | None
+    sha256_before: str
+    sha256_after: str | None
+    report: str | None
+    error: str | None
+
+
+def record_renewal(conn: Connection, *, path: str, document_id: str | None, at: str, status: str,
+                   sha256_before: str, previous_timestamp: str | None = None,
+                   previous_tsa_valid_until: str | None = None, new_timestamp: str | None = None,
+                   new_tsa_valid_until: str | None = None, sha256_after: str | None = None,
+                   report: str | None = None, error: str | None = None) -> None:
+    from .tables import archive_renewals
+
+    values = dict(path=path, document_id=document_id, at=at, status=status, sha256_before=sha256_before,
+                  previous_timestamp=previous_timestamp, previous_tsa_valid_until=previous_tsa_valid_until,
+                  new_timestamp=new_timestamp, new_tsa_valid_until=new_tsa_valid_until, sha256_after=sha256_after,
+                  report=report, error=error)
+    conn.execute(archive_renewals.insert().values(**values))
+    name = {"renewed": "archive-renewed", "completed": "archive-evidence-completed"}.get(status,
+                                                                                     "archive-renewal-failed")
+    step(conn, document_id or path, name,
+         path=path, previous_timestamp=previous_timestamp, new_timestamp=new_timestamp, error=error)
+
+
+def renewals(db: Journal | Connection, path: str | None = None) -> list[RenewalRow]:
+    """Every renewal (of one archived file, when ``path``), oldest first."""
+    from .tables import archive_renewals
+
+    stmt = select(archive_renewals).order_by(archive_renewals.c.id)
+    if path is not None:
+        stmt = stmt.where(archive_renewals.c.path == path)
+    return [RenewalRow(**dict(m)) for m in _all(db, stmt)]
+
+
+def last_renewed_sha256(db: Journal | Connection, path: str) -> str | None:
+    """The bytes (their SHA-256) the last successful renewal of ``path`` left there."""
+    from .tables import archive_renewals
+
+    stmt = (select(archive_renewals.c.sha256_after)
+            .where(and_(archive_renewals.c.path == path, archive_renewals.c.status == "renewed"))
+            .order_by(archive_renewals.c.id.desc()).limit(1))
+    m = _first(db, stmt)
+    return m["sha256_after"] if m else None
+
+
+# --- the desk: sessions and lock-outs (#14.11, #14.12, #14.20; issue 10 #4) --------------------------------------
+# Shared by every desk process on this journal.  Times are the desk's clock (seconds since the epoch).
+
+
+def _upsert(conn: Connection) -> Any:
+    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert
+
+
+def open_desk_session(conn: Connection, sid_hash: str, officer: str, *, now: float, expires_at: float) -> None:
+    """A signed-in session (its id's SHA-256: the journal never holds a usable cookie); expired ones go."""
+    from .tables import desk_sessions as t
+
+    conn.execute(t.delete().where(t.c.expires_at <= now))
+    conn.execute(t.insert().values(sid_hash=sid_hash, officer=officer, created_at=now, expires_at=expires_at))
+
+
+def desk_session_officer(db: Journal | Connection, sid_hash: str, *, now: float) -> str | None:
+    """The officer of a live session (None: unknown, ended by a logout, or expired)."""
+    from .tables import desk_sessions as t
+
+    m = _first(db, select(t.c.officer).where(t.c.sid_hash == sid_hash, t.c.expires_at > now))
+    return m["officer"] if m else None
+
+
+def end_desk_session(conn: Connection, sid_hash: str) -> None:
+    from .tables import desk_sessions as t
+
+    conn.execute(t.delete().where(t.c.sid_hash == sid_hash))
+
+
+def count_sign_in(conn: Connection, key: str, *, now: float, limit: int, window: float) -> float:
+    """Count one sign-in attempt for ``key`` *before* its password is checked, in this one transaction (#14.11):
+    the count and the check are one step, so a burst of concurrent guesses is cut at ``limit`` however slowly
+    each is verified.  Returns the seconds of a lock-out still to run (0: this attempt may be verified)."""
+    from .tables import desk_attempts as t
+
+    ins = _upsert(conn)(t).values(key=key, count=1, window_start=now, locked_until=0.0)
+    conn.execute(ins.on_conflict_do_update(index_elements=[t.c.key], set_={"count": t.c.count + 1}))
+    row = conn.execute(select(t).where(t.c.key == key)).mappings().one()
+    if row["locked_until"] > now:
+        return float(row["locked_until"] - now)
+    if row["locked_until"] or now - row["window_start"] >= window:  # a lock-out or a window ran out: anew
+        conn.execute(update(t).where(t.c.key == key).values(count=1, window_start=now, locked_until=0.0))
+        return 0.0
+    if row["count"] > limit:  # more attempts than the window allows: locked from now on, unverified
+        conn.execute(update(t).where(t.c.key == key).values(count=0, window_start=now, locked_until=now + window))
+        return float(window)
+    return 0.0
+
+
+def sign_in_failed(conn: Connection, key: str, *, now: float, limit: int, window: float) -> float:
+    """After a wrong password (already counted): lock ``key`` once the window holds ``limit`` failures.  Returns
+    the seconds of the lock-out (0: not locked)."""
+    from .tables import desk_attempts as t
+
+    row = conn.execute(select(t).where(t.c.key == key)).mappings().first()
+    if row is None:
+        return 0.0
+    if row["locked_until"] > now:
+        return float(row["locked_until"] - now)
+    if row["count"] >= limit:
+        conn.execute(update(t).where(t.c.key == key).values(count=0, window_start=now, locked_until=now + window))
+        return float(window)
+    return 0.0
+
+
+def sign_in_succeeded(conn: Connection, key: str, *, now: float, forget: bool) -> None:
+    """A right password: ``forget`` the key's failures (an account; a lock-out that other attempts of the same
+    burst set meanwhile stays), or only give back this attempt (a client, whose other failures still count)."""
+    from .tables import desk_attempts as t
+
+    if forget:
+        conn.execute(t.delete().where(t.c.key == key, t.c.locked_until <= now))
+    else:
+        conn.execute(update(t).where(t.c.key == key, t.c.count > 0).values(count=t.c.count - 1))
+
+
+# --- registration numbers of the office (issue 11 #9) ------------------------------------------------------------
+# Receipts, notices and refusals carry the office's registration number, a sequence per office and year kept in
+# the journal; it is given once, the first time the document is rendered, and stored as the document's number, so
+# a re-render prints the same number and the sequence has no gaps a render retry could open.
+
+
+def next_registration_number(conn: Connection, office: str, year: int) -> int:
+    """The office's next number in ``year`` (1, 2, …), counted in the caller's transaction (a rollback gives the
+    number back)."""
+    from .tables import registration_numbers as rn
+
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        # one statement, so two nodes counting at once cannot both take the first number of a year
+        if conn.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as upsert
+        else:
+            from sqlalchemy.dialects.postgresql import insert as upsert
+        stmt = upsert(rn).values(office=office, year=year, last=1)
+        stmt = stmt.on_conflict_do_update(index_elements=[rn.c.office, rn.c.year], set_={"last": rn.c.last + 1})
+        return int(conn.execute(stmt.returning(rn.c.last)).scalar_one())
+    where = and_(rn.c.office == office, rn.c.year == year)
+    if conn.execute(update(rn).where(where).values(last=rn.c.last + 1)).rowcount == 0:
+        conn.execute(rn.insert().values(office=office, year=year, last=1))
+    return int(conn.execute(select(rn.c.last).where(where)).scalar_one())
+
+
+def register_document(conn: Connection, document_id: str, *, office: str, year: int, fmt: str) -> str:
+    """Give a document without a number the office's registration number (``fmt``: service.toml
+    ``[registration] format``) and store it as its number; a document that has one keeps it.  The number."""
+    from ..core.case import registration_number
+
+    current = conn.execute(select(documents.c.number).where(documents.c.document_id == document_id)).scalar()
+    if current:
+        return str(current)
+    number = registration_number(fmt, office, year, next_registration_number(conn, office, year))
+    conn.execute(update(documents).where(documents.c.document_id == document_id, documents.c.number.is_(None))
+                 .values(number=number, updated_at=now_utc()))
+    step(conn, document_id, "registered", number=number, office=office, year=year)
+    return number
+
+
+# --- several nodes (issue 10): fencing tokens and nodes -----------------------------------------------------------
+
+
+def take_fence(conn: Connection, name: str, holder: str) -> int:
+    """Take the work ``name`` (``scan``, ``doc:<id>``): its fencing token goes up by one and is returned.  One
+    statement, so two nodes taking it at once get two different tokens; the older one is fenced out."""
+    from .tables import fences
+
+    stmt = _upsert(conn)(fences).values(name=name, value=1, holder=holder, taken_at=now_utc())
+    stmt = stmt.on_conflict_do_update(index_elements=[fences.c.name],
+                                      set_={"value": fences.c.value + 1, "holder": holder, "taken_at": now_utc()})
+    return int(conn.execute(stmt.returning(fences.c.value)).scalar_one())
+
+
+def fence_value(conn: Connection, name: str, *, lock: bool = False) -> int | None:
+    """The current token of ``name``; ``lock``: held (shared) until the transaction ends, so no node can take the
+    work over between this check and the commit of the writes it guards (PostgreSQL; SQLite has one writer)."""
+    from .tables import fences
+
+    stmt = select(fences.c.value).where(fences.c.name == name)
+    if lock and conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(read=True)
+    value = conn.execute(stmt).scalar()
+    return None if value is None else int(value)
+
+
+def register_node(conn: Connection, node_id: str, *, name: str, host: str, pid: int) -> None:
+    from .tables import nodes
+
+    at = now_utc()
+    conn.execute(nodes.insert().values(node_id=node_id, name=name, host=host, pid=pid, started_at=at,
+                                       heartbeat_at=at, jobs_done=0))
+    step(conn, node_id, "node-started", node=name, host=host, pid=pid)
+
+
+def node_heartbeat(conn: Connection, node_id: str, *, current_job: str | None = None, done: int = 0) -> None:
+    from .tables import nodes
+
+    conn.execute(update(nodes).where(nodes.c.node_id == node_id).values(
+        heartbeat_at=now_utc(), current_job=current_job, jobs_done=nodes.c.jobs_done + done))
+
+
+def node_stopped(conn: Connection, node_id: str) -> None:
+    from .tables import nodes
+
+    conn.execute(update(nodes).where(nodes.c.node_id == node_id).values(stopped_at=now_utc(), current_job=None))
+    step(conn, node_id, "node-stopped")
+
+
+def list_nodes(db: Journal | Connection, *, since: str | None = None) -> list[dict[str, Any]]:
+    """Nodes newest first; ``since`` (an ISO time): only those that started or beat since then."""
+    from .tables import nodes
+
+    stmt = select(nodes).order_by(nodes.c.started_at.desc())
+    if since is not None:
+        stmt = stmt.where(nodes.c.heartbeat_at >= since)
+    return [dict(r) for r in _all(db, stmt)]
+
+
+# --- prepared NCALayer signatures (issue 10 #4) -------------------------------------------------------------------
+
+
+def put_prepared(conn: Connection, token_hash: str, *, officer_id: str, document_id: str, base_sha256: str,
+                 prepared: str, now: float, ttl: float) -> None:
+    from .tables import prepared_signatures as t
+
+    conn.execute(t.delete().where(t.c.created_at < now - ttl))
+    conn.execute(t.insert().values(token_hash=token_hash, officer_id=officer_id, document_id=document_id,
+                                   base_sha256=base_sha256, prepared=prepared, created_at=now))
+
+
+def take_prepared(conn: Connection, token_hash: str, officer_id: str, *, now: float, ttl: float) -> dict | None:
+    """Take (and remove) a prepared signature: once only, whichever desk process asks — the delete decides."""
+    from .tables import prepared_signatures as t
+
+    row = conn.execute(select(t).where(t.c.token_hash == token_hash)).mappings().first()
+    if row is None or row["officer_id"] != officer_id or now - row["created_at"] > ttl:
+        return None
+    if conn.execute(t.delete().where(t.c.token_hash == token_hash)).rowcount != 1:
+        return None  # another desk process took it at the same moment
+    return dict(row)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from .. import clock
 from ..cases import load_case
 from ..core import rules
 from ..errors import InputError
@@ -33,6 +34,7 @@ def apply_one(services: Services, row: store.EventRow) -> None:
     with services.journal.tx() as conn:
         state = load_case(conn, services.rules, event.case_id)
         try:
+            rules.check_clock(event, clock.now())  # ¶10, ¶11 (issue 11 #4): nothing dated after the service's clock
             outcome = rules.apply(state, event, services.rules)
         except InputError as err:
             store.reject_event(conn, event.event_id)

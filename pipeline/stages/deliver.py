@@ -9,17 +9,21 @@ order or the reasoned refusal) moves its case on (¶12–14).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 from typing import Any
 
 from .. import clock
 from ..cases import advance, load_case
+from ..cluster.fencing import ensure_mine
 from ..core.lifecycle import RESULT_KINDS, DeliveryStatus, DocumentStatus
 from ..faults import checkpoint
 from ..journal import store
 from ..locks import document_lock
 from ..outbox import atomic_write, atomic_write_json, route_dir, sha256
 from ..services import Services
+
+log = logging.getLogger("qamqor.deliver")
 
 HANDOFF_ROUTE = "provider-handoff"  # ¶16: not a copy of the document, a hand-off for the allowance service
 
@@ -88,6 +92,22 @@ def handoff(services: Services, doc: store.DocumentRow, pdf_sha: str) -> dict[st
     }
 
 
+def archive_report(services: Services, path: Path, data: bytes) -> Path | None:
+    """The archive route keeps the ETSI TS 119 102-2 validation report beside each PDF (issue 12 #4), made as of
+    delivery against the configured trust roots; renewals write it again.  A report that cannot be made is
+    logged and the delivery goes on (the PDF is the evidence, the report a reading of it)."""
+    from ..archive import report_for
+
+    roots = list(services.config.signing.trust_roots)
+    if not roots:
+        return None
+    try:
+        return report_for(path, data, roots)
+    except Exception:  # noqa: BLE001 - never lose a delivery over its report
+        log.warning("no ETSI report for %s", path, exc_info=True)
+        return None
+
+
 def deliver(services: Services, document_id: str) -> None:
     """Deliver a signed document to its routes — one process at a time, and only while it is still signed
     and not yet delivered."""
@@ -109,6 +129,7 @@ def _deliver_locked(services: Services, doc: store.DocumentRow) -> None:
     for d in store.deliveries_of(services.journal, doc_id):
         if d.status == DeliveryStatus.DONE:
             continue
+        ensure_mine(services.journal)  # several nodes: a node another took over from writes nothing (issue 10)
         path = Path(d.path)
         if d.route == HANDOFF_ROUTE:
             atomic_write_json(path, handoff(services, doc, pdf_sha))
@@ -116,6 +137,8 @@ def _deliver_locked(services: Services, doc: store.DocumentRow) -> None:
             if not (path.exists() and sha256(path.read_bytes()) == pdf_sha):
                 atomic_write(path, data)
             checkpoint("delivered-pdf")
+            if d.route == "archive":
+                archive_report(services, path, data)
             atomic_write_json(path.with_suffix(".json"), manifest(doc, d.route, pdf_sha))
         done.append(d)
         checkpoint("delivered-route")

@@ -15,6 +15,7 @@ import errno
 import logging
 from typing import Any, NamedTuple
 
+from ..cluster import fencing
 from ..config import Config
 from ..core import lifecycle
 from ..core.rules import KZ_TZ, local_date
@@ -113,9 +114,10 @@ def context(services: Services, doc: store.DocumentRow) -> tuple[dict[str, Any],
         date = dt.date.fromisoformat(decision.get("order_date") or local_date(moment).isoformat())
     else:
         date = local_date(moment)
+    number = doc.number or register(services, doc, date.year)
     ctx = {
         "document": {
-            "kind": doc.kind, "id": doc.document_id, "number": doc.number or doc.document_id,
+            "kind": doc.kind, "id": doc.document_id, "number": number or doc.document_id,
             "date": date.isoformat(), "datetime": moment.isoformat(), "language": doc.language,
             "verify_url": verify_url(services.config, doc.document_id),
         },
@@ -131,6 +133,19 @@ def context(services: Services, doc: store.DocumentRow) -> tuple[dict[str, Any],
         attachments = ((f"event-{doc.event_id}{'.xml' if xml else '.json'}", data,
                         "application/xml" if xml else "application/json"),)
     return ctx, attachments
+
+
+def register(services: Services, doc: store.DocumentRow, year: int) -> str | None:
+    """Issue 11 #9: a receipt, notice or refusal gets its office's registration number (service.toml
+    ``[registration]``) the first time it is rendered; kinds not listed there (the order, the act) keep the
+    numbers their events give.  None: the kind is not registered so."""
+    from forms.catalogue import registration
+
+    fmt, kinds = registration()
+    if doc.kind not in kinds:
+        return None
+    with services.journal.tx() as conn:
+        return store.register_document(conn, doc.document_id, office=doc.office, year=year, fmt=fmt)
 
 
 def job(services: Services, doc: store.DocumentRow, *, seal: bool = True) -> RenderJob:
@@ -224,7 +239,8 @@ def store_result(services: Services, doc: store.DocumentRow, result: RenderResul
     if result.failure is not None or result.pdf is None:
         failed(services, doc, result.failure or "no PDF", transient=result.transient)
         return False
-    path = services.dirs.documents / f"{doc.document_id}.pdf"
+    path = services.dirs.documents / f"{doc.document_id}{fencing.tag()}.pdf"
+    fencing.ensure_mine(services.journal)  # several nodes: a stale node writes nothing (issue 10)
     atomic_write(path, result.pdf)
     checkpoint("rendered-written")
     with services.journal.tx() as conn:

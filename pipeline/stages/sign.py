@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import clock
+from ..cluster import fencing
 from ..config import Officer
 from ..core import lifecycle
 from ..errors import NotFound, QamqorError, StateConflict, TransientError
@@ -138,7 +139,8 @@ def sign(services: Services, document_id: str, backend: SignatureBackend, *,
 def _store(services: Services, doc: store.DocumentRow, field: str, officer: Officer, signed: bytes,
            info: dict[str, Any], *, adopted: bool = False) -> dict[str, Any]:
     """Write the signed work file (unless a crash left it there already) and journal the signature."""
-    out = services.dirs.documents / f"{doc.document_id}.s{doc.signatures_done + 1}.pdf"
+    out = services.dirs.documents / f"{doc.document_id}.s{doc.signatures_done + 1}{fencing.tag()}.pdf"
+    fencing.ensure_mine(services.journal)  # several nodes: a stale node writes nothing (issue 10)
     current = store.get_document(services.journal, doc.document_id)
     if (current is None or current.signatures_done != doc.signatures_done
             or current.status not in lifecycle.AWAITING_SIGNATURE):

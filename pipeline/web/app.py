@@ -22,6 +22,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -81,7 +82,7 @@ def create_app(config: Config, **overrides: Any) -> Starlette:
     plus ``services=`` (a shared :class:`~pipeline.services.Services`, e.g. a runner's) and ``clock=``
     (lock-out tests)."""
     services = overrides.pop("services", None)
-    clock_fn = overrides.pop("clock", time.monotonic)
+    clock_fn = overrides.pop("clock", time.time)  # wall-clock seconds: sessions and lock-outs outlive a restart
     settings = WebSettings.from_config(config, **overrides)
     desk = Desk(config, settings, services=services, clock_fn=clock_fn)
     app = Starlette(
@@ -89,7 +90,9 @@ def create_app(config: Config, **overrides: Any) -> Starlette:
         # outermost first: the body limit before anything reads a body; the headers on every response
         middleware=[
             Middleware(BodyLimit, limit=settings.max_upload_bytes + 65536),
-            Middleware(SecurityHeaders, ncalayer_url=settings.ncalayer_url),
+            Middleware(SecurityHeaders, ncalayer_url=settings.ncalayer_url, hsts=settings.cookies_secure()),
+            # only the Host names of the allow-list (#14.20): no DNS rebinding, no forged absolute links
+            Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.hosts())),
             Middleware(SessionMiddleware, secret_key=settings.session_secret, session_cookie="qamqor_session",
                        max_age=int(settings.session_hours * 3600), same_site="strict",
                        https_only=settings.cookies_secure()),
@@ -110,6 +113,8 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
     overrides: dict[str, Any] = {}
     if settings.secure_cookies is None:
         overrides["secure_cookies"] = settings.cookies_secure(host)
+    if not settings.allowed_hosts:
+        overrides["allowed_hosts"] = list(settings.hosts(host))
     app = create_app(config, **overrides)
     if not settings.accounts:
         log.warning("no [[web.accounts]]: nobody can sign in (python -m pipeline.web.passwords makes a hash)")

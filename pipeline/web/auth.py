@@ -1,9 +1,10 @@
 """Sign-in and authority for the web desk.
 
 Sessions are signed cookies (Starlette's ``SessionMiddleware``: itsdangerous, HttpOnly, SameSite=Strict,
-Secure off 127.0.0.1) carrying only the officer's id, the sign-in time and the CSRF token.  Every POST form
-carries that token (``csrf_ok``); JSON calls send it in ``X-CSRF-Token``.  Repeated failed sign-ins lock the
-account for a while (``Lockout``, with an injectable clock for tests).
+Secure off 127.0.0.1) carrying only the officer's id, a random session id, the sign-in time and the CSRF token;
+the session itself is kept in the journal (its id's hash), so logging out ends it on the server (#14.12).  Every
+POST form carries that token (``csrf_ok``); JSON calls send it in ``X-CSRF-Token``.  Repeated failed sign-ins
+lock the account, and the client, for a while (``Lockout``, counted in the journal, with an injectable clock).
 
 What an officer may see follows the queue's rules (:func:`pipeline.stages.sign.may_act`): documents of their role and
 office; cases whose provider — or, for PSC operators, whose PSC — is their office.
@@ -11,76 +12,110 @@ office; cases whose provider — or, for PSC operators, whose PSC — is their o
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config, Officer
+from ..journal import store
 from ..journal.store import CaseRow
 from .passwords import DUMMY_HASH, verify_password
 from .settings import WebSettings
 
 
-@dataclass
+def _digest(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
 class Lockout:
-    """``failures`` wrong passwords for one account within the window lock it for ``minutes``."""
+    """``failures`` wrong passwords for one account within the window lock it for ``minutes``; so do
+    ``client_failures`` from one client address, whichever accounts it tries (#14.20).  Kept in the journal, so
+    every desk process on it shares the count and a restart does not reset it.  Each attempt is counted, in one
+    transaction with the check, *before* its password is verified (#14.11): a burst of concurrent guesses gets
+    ``failures`` verifications, not one per request."""
 
-    failures: int = 5
-    minutes: float = 15.0
-    clock: Callable[[], float] = time.monotonic
-    _seen: dict[str, list[float]] = field(default_factory=dict)
-    _until: dict[str, float] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, journal: Any, failures: int = 5, minutes: float = 15.0,
+                 clock: Callable[[], float] = time.time, client_failures: int = 20):
+        self.journal, self.failures, self.client_failures = journal, failures, client_failures
+        self.window = minutes * 60
+        self.clock = clock
 
-    def locked(self, account: str) -> float:
-        """Seconds left of a lock-out (0 when the account may try)."""
-        with self._lock:
-            left = self._until.get(account, 0.0) - self.clock()
-            return max(0.0, left)
+    def _limits(self, account: str, client: str | None) -> list[tuple[str, int, bool]]:
+        keys = [(f"account:{account}", self.failures, True)]
+        if client:
+            keys.append((f"client:{client}", self.client_failures, False))
+        return keys
 
-    def failed(self, account: str) -> None:
+    def begin(self, account: str, client: str | None = None) -> float:
+        """Count an attempt; the seconds of a lock-out still to run (0: verify the password)."""
         now = self.clock()
-        window = self.minutes * 60
-        with self._lock:
-            seen = [t for t in self._seen.get(account, []) if now - t < window] + [now]
-            if len(seen) >= self.failures:
-                self._until[account] = now + window
-                seen = []
-            self._seen[account] = seen
+        with self.journal.tx() as conn:
+            return max(store.count_sign_in(conn, key, now=now, limit=limit, window=self.window)
+                       for key, limit, _ in self._limits(account, client))
 
-    def succeeded(self, account: str) -> None:
-        with self._lock:
-            self._seen.pop(account, None)
+    def failed(self, account: str, client: str | None = None) -> float:
+        now = self.clock()
+        with self.journal.tx() as conn:
+            return max(store.sign_in_failed(conn, key, now=now, limit=limit, window=self.window)
+                       for key, limit, _ in self._limits(account, client))
+
+    def succeeded(self, account: str, client: str | None = None) -> None:
+        now = self.clock()
+        with self.journal.tx() as conn:
+            for key, _limit, forget in self._limits(account, client):
+                store.sign_in_succeeded(conn, key, now=now, forget=forget)
 
 
 class Accounts:
-    def __init__(self, config: Config, settings: WebSettings, clock: Callable[[], float] = time.monotonic):
-        self.config = config
-        self.by_id = {a.officer: a for a in settings.accounts}
-        self.lockout = Lockout(settings.lockout_failures, settings.lockout_minutes, clock)
+    """The officers who may sign in, their lock-outs, and their sessions: a session lives in the journal (the
+    cookie carries only its random id), so a logout ends it for every copy of the cookie and every desk process
+    (#14.12)."""
 
-    def sign_in(self, officer_id: str, password: str) -> tuple[Officer | None, float]:
+    def __init__(self, config: Config, settings: WebSettings, journal: Any, clock: Callable[[], float] = time.time):
+        self.config = config
+        self.journal = journal
+        self.clock = clock
+        self.session_seconds = settings.session_hours * 3600
+        self.by_id = {a.officer: a for a in settings.accounts}
+        self.lockout = Lockout(journal, settings.lockout_failures, settings.lockout_minutes, clock,
+                               settings.lockout_client_failures)
+
+    def sign_in(self, officer_id: str, password: str, client: str | None = None) -> tuple[Officer | None, float]:
         """The officer, or None and the seconds of a lock-out still to run (0: simply wrong)."""
         key = officer_id.strip().lower()
-        left = self.lockout.locked(key)
+        left = self.lockout.begin(key, client)
         if left:
             return None, left
         account = self.by_id.get(officer_id.strip())
         ok = verify_password(account.password_hash if account else DUMMY_HASH, password) and account is not None
         if not ok:
-            self.lockout.failed(key)
-            return None, self.lockout.locked(key)
-        self.lockout.succeeded(key)
+            return None, self.lockout.failed(key, client)
+        self.lockout.succeeded(key, client)
         return self.config.officer(account.officer), 0.0
 
+    def open_session(self, session: dict[str, Any], officer: Officer) -> None:
+        """Record a new session for ``officer`` and put its id in the (already cleared) cookie session."""
+        sid = secrets.token_urlsafe(32)
+        now = self.clock()
+        with self.journal.tx() as conn:
+            store.open_desk_session(conn, _digest(sid), officer.id, now=now, expires_at=now + self.session_seconds)
+        session.update({"officer": officer.id, "sid": sid})
+
+    def end_session(self, session: dict[str, Any]) -> None:
+        sid = session.get("sid")
+        if sid:
+            with self.journal.tx() as conn:
+                store.end_desk_session(conn, _digest(str(sid)))
+
     def officer(self, session: dict[str, Any]) -> Officer | None:
-        oid = session.get("officer")
-        if not oid or oid not in self.by_id:
+        oid, sid = session.get("officer"), session.get("sid")
+        if not oid or not sid or oid not in self.by_id:
             return None
+        if store.desk_session_officer(self.journal, _digest(str(sid)), now=self.clock()) != oid:
+            return None  # ended by a logout (here or in another desk process), or expired
         return self.config.officer(oid)
 
 

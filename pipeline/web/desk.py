@@ -32,6 +32,7 @@ from . import external
 from .auth import Accounts, csrf_ok, csrf_token, sees_case
 from .i18n import LANGUAGES, kind_title, translator
 from .settings import WebSettings
+from .uploads import UploadChecks
 
 HERE = Path(__file__).resolve().parent
 
@@ -40,14 +41,17 @@ class Desk:
     """Everything the handlers share: configuration, the services, accounts, prepared external signatures."""
 
     def __init__(self, config: Config, settings: WebSettings, *, services: Services | None = None,
-                 clock_fn: Callable[[], float] = time.monotonic):
+                 clock_fn: Callable[[], float] = time.time):
         self.config = config
         self.settings = settings
         self.owns_services = services is None  # a shared Services is closed by whoever built it
         self.services = services or Services.build(config)
-        self.accounts = Accounts(config, settings, clock_fn)
-        self.prepared = external.PreparedStore(clock=clock_fn)
+        self.accounts = Accounts(config, settings, self.services.journal, clock_fn)
+        # in the journal (issue 10 #4): several desk processes share the signatures NCALayer is making
+        self.prepared = external.PreparedStore(journal=self.services.journal)
         self.sign_lock = threading.Lock()
+        self.uploads = UploadChecks(list(config.signing.trust_roots), max_signatures=settings.upload_max_signatures,
+                                    seconds=settings.upload_seconds, concurrency=settings.upload_concurrency)
         self.previews = config.work / "web-previews"
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True)
         self.templates = Jinja2Templates(env=env)
@@ -106,9 +110,10 @@ class Desk:
         return out
 
     def verification(self, data: bytes) -> Any:
-        import signing  # heavy (pyHanko): loaded on the first verification
+        """Every signature of ``data``, with the signing policy applied (#14.13: who may sign this document)."""
+        from .. import authorised  # heavy (pyHanko): loaded on the first verification
 
-        return signing.verify_pdf(data, trust_roots=list(self.config.signing.trust_roots))
+        return authorised.verify(self.config, data, self.services)
 
     def working_days(self, due: str | None) -> tuple[int | None, bool]:
         """Working days from today to ``due``, and whether it is overdue."""

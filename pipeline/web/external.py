@@ -48,14 +48,24 @@ class Prepared:
 
 
 class PreparedStore:
-    """Prepared revisions waiting for the browser's CMS, in memory for ``ttl`` seconds (one desk process)."""
+    """Prepared revisions waiting for the browser's CMS for ``ttl`` seconds: in the journal when given one
+    (issue 10 #4: the desk process that finishes need not be the one that prepared; a token is taken once, by
+    whichever asks first), else in this process's memory."""
 
-    def __init__(self, ttl: float = 900.0, clock=time.monotonic):
-        self.ttl, self.clock = ttl, clock
+    def __init__(self, ttl: float = 900.0, clock=time.monotonic, *, journal: Any = None):
+        self.ttl, self.clock, self.journal = ttl, clock, journal
         self._items: dict[str, Prepared] = {}
         self._lock = threading.Lock()
 
     def put(self, item: Prepared) -> None:
+        if self.journal is not None:
+            from ..journal import store
+
+            with self.journal.tx() as conn:
+                store.put_prepared(conn, _hash(item.token), officer_id=item.officer_id, document_id=item.document_id,
+                                   base_sha256=item.base_sha256, prepared=item.prepared.to_bytes().decode(),
+                                   now=time.time(), ttl=self.ttl)
+            return
         with self._lock:
             now = self.clock()
             for k in [k for k, v in self._items.items() if now - v.created > self.ttl]:
@@ -63,11 +73,31 @@ class PreparedStore:
             self._items[item.token] = item
 
     def take(self, token: str, officer_id: str) -> Prepared:
+        if self.journal is not None:
+            return self._take_from_journal(token, officer_id)
         with self._lock:
             item = self._items.get(token)
             if item is None or item.officer_id != officer_id or self.clock() - item.created > self.ttl:
                 raise NotFound("this signature request is unknown or expired", remedy="approve the document again")
             return self._items.pop(token)
+
+    def _take_from_journal(self, token: str, officer_id: str) -> Prepared:
+        import signing
+
+        from ..journal import store
+
+        with self.journal.tx() as conn:
+            row = store.take_prepared(conn, _hash(token), officer_id, now=time.time(), ttl=self.ttl)
+        if row is None:
+            raise NotFound("this signature request is unknown or expired", remedy="approve the document again")
+        prepared = signing.PreparedSignature.from_bytes(row["prepared"].encode())
+        return Prepared(token, row["officer_id"], row["document_id"], row["base_sha256"], prepared, row["created_at"])
+
+
+def _hash(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def prepare(services: Services, document_id: str, officer: Officer, approved_sha256: str) -> Prepared:

@@ -9,10 +9,13 @@ from starlette.responses import Response
 
 
 class SecurityHeaders:
-    """CSP (scripts only from /static; the NCALayer socket the only other connection), no framing, no sniffing."""
+    """CSP (scripts only from /static; the NCALayer socket the only other connection), no framing, no sniffing;
+    ``Cache-Control: no-store`` on everything but /static (pages, PDFs and previews carry children's data: no
+    browser or proxy keeps them, #14.20); HSTS when the desk is not on loopback (#14.20)."""
 
-    def __init__(self, app: Any, ncalayer_url: str):
+    def __init__(self, app: Any, ncalayer_url: str, hsts: bool = False):
         self.app = app
+        self.hsts = hsts
         origin = urlsplit(ncalayer_url)
         connect = f"{origin.scheme}://{origin.netloc}" if origin.netloc else ""
         self.csp = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -29,6 +32,11 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 headers += [(b"content-security-policy", self.csp), (b"x-content-type-options", b"nosniff"),
                             (b"referrer-policy", b"same-origin"), (b"x-frame-options", b"SAMEORIGIN")]
+                if not scope.get("path", "").startswith("/static/"):
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append((b"cache-control", b"no-store"))
+                if self.hsts:
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
                 message = {**message, "headers": headers}
             await send(message)
 

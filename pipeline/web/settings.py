@@ -8,6 +8,8 @@ language = "kk"                     # the desk's language until an officer switc
 ncalayer_url = "wss://127.0.0.1:13579"
 session_secret_file = "var/web-session.key"   # made (0600) on first start when absent
 max_upload_bytes = 20000000         # the public verification form
+allowed_hosts = ["desk.example.kz"] # the Host names the desk answers (empty: the listening host and loopback)
+ops_token = "…"                     # /readyz and /metrics want "Authorization: Bearer …" (empty: open)
 
 [[web.accounts]]
 officer = "head"                    # an id of [[officers]]
@@ -45,6 +47,13 @@ class WebSettings:
     lockout_failures: int = 5
     lockout_minutes: float = 15.0
     secure_cookies: bool | None = None  # None: Secure unless the desk listens on 127.0.0.1 / localhost
+    lockout_client_failures: int = 20  # failed sign-ins from one client address within the window (#14.20)
+    allowed_hosts: tuple[str, ...] = ()  # the Host header's allow-list; empty: the listening host and loopback
+    ops_token: str = ""  # when set, /readyz and /metrics want "Authorization: Bearer <token>" (#14.20)
+    upload_max_signatures: int = 20  # the public upload check's bounds (#14.4)
+    upload_seconds: float = 20.0
+    upload_concurrency: int = 2
+    results_max: int = 20  # documents one /results page verifies (#14.20)
     accounts: tuple[Account, ...] = field(default_factory=tuple)
 
     @classmethod
@@ -61,13 +70,25 @@ class WebSettings:
             host=table.host, port=table.port, language=table.language, ncalayer_url=table.ncalayer_url,
             session_secret=secret, session_hours=table.session_hours, max_upload_bytes=table.max_upload_bytes,
             lockout_failures=table.lockout_failures, lockout_minutes=table.lockout_minutes,
-            secure_cookies=table.secure_cookies, accounts=table.accounts,
+            secure_cookies=table.secure_cookies, lockout_client_failures=table.lockout_client_failures,
+            allowed_hosts=tuple(table.allowed_hosts), ops_token=table.ops_token,
+            upload_max_signatures=table.upload_max_signatures, upload_seconds=table.upload_seconds,
+            upload_concurrency=table.upload_concurrency, results_max=table.results_max, accounts=table.accounts,
         )
 
     def cookies_secure(self, host: str | None = None) -> bool:
         if self.secure_cookies is not None:
             return bool(self.secure_cookies)
-        return (host or self.host) not in ("127.0.0.1", "localhost", "::1")
+        return (host or self.host) not in LOOPBACK
+
+    def hosts(self, host: str | None = None) -> tuple[str, ...]:
+        """The names a request's Host header may carry: ``allowed_hosts``, else the listening host and loopback."""
+        if self.allowed_hosts:
+            return tuple(h.lower() for h in self.allowed_hosts)
+        return tuple(dict.fromkeys(((host or self.host).lower(), *LOOPBACK)))
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _session_secret(config: Config, name: str | None) -> str:

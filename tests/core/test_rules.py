@@ -605,3 +605,19 @@ def test_registration_numbers_of_the_office():
     assert rules.registration_number("{office}/{year}/{seq:05d}", "PSC-7", 2026, 42) == "PSC-7/2026/00042"
     with pytest.raises(ValueError):
         rules.registration_number("{office}-{case}", "PSC-7", 2026, 1)
+
+
+def test_nothing_is_dated_after_the_services_clock():
+    """¶10, ¶11 (#11.4): an event, or an order or act it reports, dated after the service's clock is refused —
+    the clock is injected (no sleep, no system time)."""
+    a, trees = _to_inspection()
+    grant = B.event(B.granted("C-1", _iins(a), dt.date(2027, 1, 5)))
+    assert rules.clock_problems(grant, B.at(2027, 1, 5, 12)) == []
+    assert rules.clock_problems(grant, B.at(2027, 1, 5, 10)) != []  # the event is at 11:00, the clock says 10:00
+    act = B.inspected("C-1", act_date=dt.date(2026, 12, 22))
+    act["occurred_at"] = B.at(2026, 12, 23).isoformat()
+    problems = rules.clock_problems(B.event(act), B.at(2026, 12, 21, 23))
+    assert any(p.startswith("/data/act_date") for p in problems)
+    with pytest.raises(InputError) as err:
+        rules.check_clock(B.event(act), B.at(2026, 12, 21, 23))
+    assert err.value.where.pointer == "/occurred_at"

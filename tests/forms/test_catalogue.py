@@ -6,6 +6,7 @@ import pytest
 
 from forms import catalogue
 from forms.render import Dates
+from pipeline.core.events import GROUND_CODES
 
 KINDS = {
     # kind: (appendix, signer, paragraph)
@@ -18,7 +19,8 @@ KINDS = {
     "order": (5, "head", "¶11"),
     "reasoned_refusal": (None, "head", "¶11"),
 }
-GROUNDS = [f"law19-1.{i}" for i in range(1, 7)] + [f"code122.{i}" for i in range(1, 14)] + ["inspection.negative"]
+#: every ground the core accepts in a decision (issue 11 #3: also the lead of art. 122 p.1, code122.adult)
+GROUNDS = list(GROUND_CODES)
 KAZAKH = re.compile("[әғқңөұүһі]")
 
 

@@ -13,7 +13,11 @@ def test_every_kind_renders_in_both_languages(samples):
         for lang in LANGUAGES:
             r = samples[(kind, lang)]
             assert r.doc.pdf.startswith(b"%PDF-1.7") and r.doc.pages >= 1
-            assert r.context["document"]["id"] in flat(r.text())
+            text = flat(r.text())
+            # issue 11 #9: the document's number is printed, never the internal id as a number
+            assert f"№ {r.context['document']['number']}" in text
+            assert f"№ {r.context['document']['id']}" not in text and r.context["document"]["id"] not in \
+                text.replace(r.context["document"]["verify_url"], "")
 
 
 @pytest.mark.parametrize("kind", ["refusal_receipt", "inspection_act", "order"])
@@ -94,9 +98,13 @@ def test_refusals_to_accept_name_each_missing_or_expired_document(samples, kind)
 
 
 def test_receipt_and_notice_state_when_the_result_is_due(samples):
-    # ¶4: the date; ¶7: the date AND time
-    assert "1 декабря 2026 года" in flat(samples[("acceptance_receipt", "ru")].text())
-    assert "2026 жылғы 1 желтоқсан" in flat(samples[("acceptance_receipt", "kk")].text())
+    # ¶4: the date; ¶7: the date AND time; ¶15: 19 working days from 3 Nov 2026, the day not counted — as the core
+    # computes it for both channels (the samples take it from the core: generate.result_due)
+    from forms.samples.generate import result_due
+
+    assert result_due() == "2026-11-30T18:30:00+05:00"
+    assert "30 ноября 2026 года" in flat(samples[("acceptance_receipt", "ru")].text())
+    assert "2026 жылғы 30 қараша" in flat(samples[("acceptance_receipt", "kk")].text())
     ru = flat(samples[("acceptance_notice", "ru")].text())
     assert "Дата и время готовности результата: 30 ноября 2026 года, 18:30" in ru
     kk = flat(samples[("acceptance_notice", "kk")].text())

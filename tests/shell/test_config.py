@@ -110,7 +110,7 @@ def test_a_file_elsewhere_is_named_by_its_path(tmp_path, monkeypatch):
 
 def test_the_demo_configuration_loads_and_travels_to_workers(demo):
     config = Config.load(demo / "qamqor.toml")
-    assert config.demo and config.settle_seconds == 0.5 and config.signing.level == "B-B"
+    assert config.demo and config.settle_seconds == 0.5 and config.signing.level == "B-LTA"  # issue 12 #6
     assert {o.role for o in config.officers} <= {"operator", "provider_seal", "inspector", "head"}
     head = config.officer("head")
     assert Path(head.key).is_absolute() and head.backend == "pkcs12"

@@ -140,7 +140,10 @@ class LtvPKI:
         )
 
 
-def build_ltv_pki(out_dir: Path) -> LtvPKI:
+def build_ltv_pki(out_dir: Path, url_prefix: str = "http://127.0.0.1:9") -> LtvPKI:
+    """The PKI, made in-process; ``url_prefix`` is where its certificates say OCSP, CRLs and the TSAs answer
+    (by default nowhere: the golden fixtures are made offline; the renewal timeline serves it with certomancer
+    from ``<out_dir>/certomancer.yml``)."""
     out_dir = Path(out_dir)
     keys_dir = out_dir / "keys"
     keys_dir.mkdir(parents=True, exist_ok=True)
@@ -173,7 +176,7 @@ def build_ltv_pki(out_dir: Path) -> LtvPKI:
     for label in labels:
         certs[label]["subject"] = label
     config = {
-        "external-url-prefix": "http://127.0.0.1:9",  # never reached: every fixture is made offline
+        "external-url-prefix": url_prefix,
         "keysets": {ARCH: {"path-prefix": str(keys_dir), "keys": {k: {"path": f"{k}.key.pem"} for k in labels}}},
         "pki-architectures": {ARCH: {
             "keyset": ARCH, "entities": entities, "certs": certs,
@@ -187,6 +190,10 @@ def build_ltv_pki(out_dir: Path) -> LtvPKI:
             },
         }},
     }
+    import yaml
+
+    (out_dir / "certomancer.yml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False),
+                                             encoding="utf-8")
     arch = CertomancerConfig(config, key_search_dir=str(out_dir)).get_pki_arch(ARCH)
     paths = {}
     for label in ("root", "foreign-root"):

@@ -27,7 +27,19 @@ def cases_page(request: Request) -> Response:
     names = desk.applicants([r.case_id for r in rows])
     mine = {r.case_id for r in rows}
     board = [d for d in reports.deadline_board(desk.services) if d["case_id"] in mine]
-    return desk.render(request, "cases.html", cases=rows, names=names, board=board)
+    return desk.render(request, "cases.html", cases=rows, names=names, board=board,
+                       **_calendar_warning(request, desk.language(request)))
+
+
+def _calendar_warning(request: Request, lang: str) -> dict[str, Any]:
+    """Issue 11 #11: while the running or the next year has no confirmed decree moving days off, the deadlines
+    may be a day off — the desk says so in the flash slot of the page (unless a message of its own is waiting)."""
+    from forms.catalogue import calendar_warning
+
+    text = calendar_warning(lang, clock.today())
+    if not text or request.session.get("flash"):
+        return {}
+    return {"flash": {"kind": "warning", "text": text}}
 
 
 def case_page(request: Request) -> Response:
@@ -49,4 +61,5 @@ def case_page(request: Request) -> Response:
     names = desk.applicants([case_id])
     return desk.render(request, "case.html", case=status, applicant=names.get(case_id, ""), history=history,
                        routes=routes, signers=signers, today=clock.today().isoformat(),
-                       open_by_key={d["key"]: d for d in status["open_deadlines"]})
+                       open_by_key={d["key"]: d for d in status["open_deadlines"]},
+                       **_calendar_warning(request, desk.language(request)))

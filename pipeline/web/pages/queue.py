@@ -118,8 +118,11 @@ def results_page(request: Request) -> Response:
     """The verification of documents just signed (the NCALayer loop ends here)."""
     desk = desk_of(request)
     officer = desk.officer(request)
+    ids = list(dict.fromkeys(request.query_params.getlist("id")))  # each document verified once
+    limit = desk.settings.results_max  # one page verifies a bounded number (#14.20)
     results = []
-    for doc_id in request.query_params.getlist("id")[:200]:
+    for doc_id in ids[:limit]:
         doc = desk.visible_document(officer, doc_id)
         results.append(result(desk, doc.document_id))
-    return desk.render(request, "results.html", results=results)
+    return desk.render(request, "results.html", results=results,
+                       truncated={"limit": limit, "total": len(ids)} if len(ids) > limit else None)

@@ -25,8 +25,9 @@ async def login(request: Request) -> Response:
     form = await checked_form(request)
     officer_id = str(form.get("officer", ""))[:64]
     password = str(form.get("password", ""))[:1024]
-    # argon2 takes a while on purpose: off the event loop
-    officer, locked = await run_in_threadpool(desk.accounts.sign_in, officer_id, password)
+    # argon2 takes a while on purpose: off the event loop; the lock-out counts per account and per client (#14.20)
+    client = request.client.host if request.client else None
+    officer, locked = await run_in_threadpool(desk.accounts.sign_in, officer_id, password, client)
     if officer is None:
         t = translator(desk.language(request))
         text = t("login.locked", minutes=int(locked // 60) + 1) if locked else t("login.wrong")
@@ -34,8 +35,10 @@ async def login(request: Request) -> Response:
         return desk.render(request, "login.html", status=429 if locked else 401, error=text,
                            next=safe_next(str(form.get("next", ""))))
     lang = request.session.get("lang")
-    request.session.clear()  # a new session on sign-in
-    request.session.update({"officer": officer.id, "at": int(time.time()), "lang": lang or desk.settings.language})
+    desk.accounts.end_session(request.session)  # a new session on sign-in: the old one ends on the server too
+    request.session.clear()
+    request.session.update({"at": int(time.time()), "lang": lang or desk.settings.language})
+    desk.accounts.open_session(request.session, officer)  # kept in the journal: revocable (#14.12)
     csrf_token(request.session)
     log.info("web sign-in: %s", officer.id)
     return RedirectResponse(safe_next(str(form.get("next", ""))), status_code=303)
@@ -44,6 +47,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     await checked_form(request)
     lang = request.session.get("lang")
+    desk_of(request).accounts.end_session(request.session)  # every copy of the cookie is signed out (#14.12)
     request.session.clear()
     if lang:
         request.session["lang"] = lang

@@ -1,0 +1,169 @@
+"""One node of an installation on PostgreSQL: ``qamqor run --node NAME`` (issue 10).
+
+A node is one process and one procrastinate worker running ``[pipeline] workers`` jobs at once (default: one
+per core), each rendering in a warm worker process of its own (:mod:`pipeline.workers`), as ``qamqor run`` does
+on SQLite; ``--workers 1`` renders in the job's thread.  Beside the worker its loop, every ``poll_seconds``: defers an inbox scan (at most one waits in
+the whole installation), reaps the jobs of nodes that stopped beating (:mod:`.reaper`) and beats its own
+heartbeat in the journal's ``nodes`` table, which ``qamqor status`` reads.  The reaper also runs once at start-up
+(procrastinate #1495).  SIGTERM or SIGINT: the node stops taking jobs, finishes the one it runs, and says so in
+the journal; SIGKILL: its job is retried by another node after ``stall_seconds``.
+
+Nodes share the inbox, the outbox and the state folder (keys, kept inputs, work files, the audit log) — one
+folder tree, local or on a network share — and the PostgreSQL journal, which decides every claim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import time
+from typing import Any
+
+from procrastinate import App, PsycopgConnector
+from procrastinate.exceptions import AlreadyEnqueued
+
+from ..config import Config
+from ..journal import Journal, store
+from ..locks import StateLock
+from ..services import Services
+from ..stages import claim, render
+from ..workers import ProcessDispatcher
+from . import conninfo, fencing, tasks
+from .reaper import reap
+
+log = logging.getLogger("qamqor.cluster.node")
+
+#: an advisory lock key: one node at a time installs procrastinate's schema
+SCHEMA_LOCK = 7355609
+
+
+def ensure_schema(journal: Journal) -> bool:
+    """Install procrastinate's tables in the journal's database if they are not there.  True when installed."""
+    from procrastinate.schema import SchemaManager
+
+    with journal.engine.begin() as conn:
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+        if conn.exec_driver_sql("SELECT to_regclass('procrastinate_jobs')").scalar() is not None:
+            return False
+        with conn.connection.dbapi_connection.cursor() as cur:  # no parameters: its % signs are plain SQL
+            cur.execute(SchemaManager.get_schema())
+        return True
+
+
+def make_app(url: str) -> App:
+    app = App(connector=PsycopgConnector(conninfo=conninfo(url), min_size=1, max_size=4))
+    tasks.register(app)
+    return app
+
+
+class Node:
+    def __init__(self, config: Config, name: str | None = None, workers: int | None = None):
+        self.config = config
+        #: jobs at once, each rendering in its own warm process: [pipeline] workers (0: one per core)
+        self.workers = (workers if workers is not None else config.workers) or os.cpu_count() or 1
+        self.settings = config.file.cluster
+        self.name = name or socket.gethostname().split(".")[0]
+        # unique per process start, never reused (procrastinate #1518): a restarted node is a new node
+        self.id = f"{self.name}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._stop: asyncio.Event | None = None
+        self._beaten = 0
+
+    def run(self, *, once: bool = False) -> dict[str, Any]:
+        with StateLock(self.config.state, name=f"run-{self.name}"):
+            services = Services.build(self.config)
+            fencing.install(services.journal)
+            try:
+                ensure_schema(services.journal)
+                with services.journal.tx() as conn:
+                    store.register_node(conn, self.id, name=self.name, host=socket.gethostname(), pid=os.getpid())
+                tasks.here.services, tasks.here.node_id = services, self.id
+                if self.workers > 1:  # one job per render process, each rendering in a warm worker
+                    tasks.here.dispatcher = ProcessDispatcher(self.workers)
+                asyncio.run(self._main(services, once))
+                return {"node": self.id, "jobs": tasks.here.done,
+                        **{f"documents_{k}": v for k, v in store.document_counts(services.journal).items()}}
+            finally:
+                if tasks.here.dispatcher is not None:
+                    tasks.here.dispatcher.close()
+                    tasks.here.dispatcher = None
+                with contextlib.suppress(Exception), services.journal.tx() as conn:
+                    store.node_stopped(conn, self.id)
+                services.close()
+
+    # --- the loop -------------------------------------------------------------------------------------------
+
+    async def _main(self, services: Services, once: bool) -> None:
+        s = self.settings
+        app = make_app(self.config.journal_url)
+        tasks.here.app = app
+        self._stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        async with app.open_async():
+            await reap(app, stall_seconds=s.stall_seconds, keep_hours=s.keep_finished_hours, prune=True)
+            if once:
+                await self._until_idle(app, services)
+                return
+            worker = asyncio.create_task(app.run_worker_async(**self._worker_options(wait=True)))
+            last_prune = time.monotonic()
+            while not self._stop.is_set() and not worker.done():
+                await self._defer_scan(app)
+                prune = time.monotonic() - last_prune > 600
+                await reap(app, stall_seconds=s.stall_seconds, keep_hours=s.keep_finished_hours, prune=prune)
+                if prune:
+                    last_prune = time.monotonic()
+                await asyncio.to_thread(self._beat, services)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=s.poll_seconds)
+            worker.cancel()  # procrastinate stops taking jobs and lets the running one finish
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    async def _until_idle(self, app: App, services: Services) -> None:
+        """``--once``: work until the inbox is empty and nothing is left to render or deliver."""
+        assert self._stop is not None
+        seen: set[str] | None = None
+        while not self._stop.is_set():
+            await self._defer_scan(app)
+            await app.run_worker_async(**self._worker_options(wait=False))
+            await asyncio.to_thread(self._beat, services)
+            left = await asyncio.to_thread(self._work_left, services)
+            if left is None or left == seen:
+                return  # nothing, or only files still being written (as `qamqor run --once` leaves them)
+            seen = left
+            await reap(app, stall_seconds=self.settings.stall_seconds)
+            await asyncio.sleep(self.settings.poll_seconds)
+
+    def _worker_options(self, *, wait: bool) -> dict[str, Any]:
+        s = self.settings
+        return {"name": self.id, "concurrency": self.workers, "wait": wait, "install_signal_handlers": False,
+                "delete_jobs": "always", "update_heartbeat_interval": s.heartbeat_seconds,
+                "stalled_worker_timeout": s.stall_seconds, "fetch_job_polling_interval": s.poll_seconds,
+                "abort_job_polling_interval": max(s.poll_seconds, 5.0), "shutdown_graceful_timeout": 60.0,
+                "listen_notify": True}
+
+    @staticmethod
+    async def _defer_scan(app: App) -> None:
+        with contextlib.suppress(AlreadyEnqueued):
+            await app.tasks["qamqor.scan"].configure(lock="scan", queueing_lock="scan").defer_async()
+
+    def _beat(self, services: Services) -> None:
+        done, self._beaten = tasks.here.done - self._beaten, tasks.here.done
+        with services.journal.tx() as conn:
+            store.node_heartbeat(conn, self.id, current_job=tasks.here.current, done=done)
+
+    def _work_left(self, services: Services) -> set[str] | None:
+        """What is left to do: the inbox's names (empty when only documents are), or None for nothing."""
+        from .. import clock
+
+        names = {p.name for p in claim.scan(self.config.inbox)} | set(os.listdir(services.dirs.claimed))
+        if names:
+            return names
+        busy = render.due(services, clock.now(), set()) or store.documents_to_deliver(services.journal)
+        return {f"#{len(busy)}"} if busy else None
