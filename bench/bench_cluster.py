@@ -134,7 +134,7 @@ def main() -> None:
         print(f"\n{args.events} portal notices, burst, medians of {args.runs} run(s), this machine "
               f"({os.cpu_count()} cores):")
         print(f"{'':22} {'documents/s':>12} {'vs SQLite':>10} {'vs 1 PG node':>13} {'DB ms/document':>15}")
-        for label, _, on_pg in configs:
+        for label, _, _on_pg in configs:
             rate = statistics.median(x["docs_per_s"] for x in results[label])
             db = [x["db_ms_per_doc"] for x in results[label] if x["db_ms_per_doc"] is not None]
             print(f"{label:22} {rate:12.2f} {rate / base:10.0%} {rate / one_pg:13.0%} "

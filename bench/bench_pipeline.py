@@ -161,10 +161,18 @@ def main() -> None:
     ap.add_argument("--naive", type=int, default=40, help="events for the naive baseline")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--keep", action="store_true", help="keep the temporary site")
+    ap.add_argument("--level", default=None,
+                    help="sign at this PAdES level instead of the demo's (B-LTA for the archive copies since issue 12; "
+                         "B-B compares with a commit before it)")
     args = ap.parse_args()
     n = 10_000 if args.long else args.events
 
     root, staging = make_site(n)
+    if args.level:
+        import re
+
+        toml = root / "qamqor.toml"
+        toml.write_text(re.sub(r'(?m)^level = ".*"$', f'level = "{args.level}"', toml.read_text()))
     naive_files = sorted(staging.iterdir())[: args.naive]
     naive_copy = root / "naive-in"
     naive_copy.mkdir()

@@ -45,8 +45,14 @@ def verify_files(files: list[Path], *, trust: list[Path], at: dt.datetime | None
 
     if not trust:
         raise ConfigError("no trust root given", remedy="pass --trust ROOT.crt (the root certificate you trust)")
-    return [(p, validate_archive(Path(p).read_bytes(), trust_roots=trust, at=at, online=online, etsi=etsi))
-            for p in files]
+    from .authorised import apply_to_ltv  # #14.13: the signing policy (who may sign this kind), as at signing
+
+    checked = []
+    for p in files:
+        data = Path(p).read_bytes()
+        checked.append((p, apply_to_ltv(validate_archive(data, trust_roots=trust, at=at, online=online, etsi=etsi),
+                                        data)))
+    return checked
 
 
 def write_report(pdf: Path, xml: str) -> Path:

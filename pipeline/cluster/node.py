@@ -33,7 +33,7 @@ from ..locks import StateLock
 from ..services import Services
 from ..stages import claim, render
 from ..workers import ProcessDispatcher
-from . import conninfo, fencing, tasks
+from . import conninfo, fencing, metrics, tasks
 from .reaper import reap
 
 log = logging.getLogger("qamqor.cluster.node")
@@ -62,8 +62,10 @@ def make_app(url: str) -> App:
 
 
 class Node:
-    def __init__(self, config: Config, name: str | None = None, workers: int | None = None):
+    def __init__(self, config: Config, name: str | None = None, workers: int | None = None,
+                 metrics_port: int | None = None):
         self.config = config
+        self.metrics_port = metrics_port
         #: jobs at once, each rendering in its own warm process: [pipeline] workers (0: one per core)
         self.workers = (workers if workers is not None else config.workers) or os.cpu_count() or 1
         self.settings = config.file.cluster
@@ -77,6 +79,8 @@ class Node:
         with StateLock(self.config.state, name=f"run-{self.name}"):
             services = Services.build(self.config)
             fencing.install(services.journal)
+            if self.metrics_port:
+                metrics.serve(self.metrics_port, self.settings.metrics_host)
             try:
                 ensure_schema(services.journal)
                 with services.journal.tx() as conn:
@@ -154,6 +158,7 @@ class Node:
             await app.tasks["qamqor.scan"].configure(lock="scan", queueing_lock="scan").defer_async()
 
     def _beat(self, services: Services) -> None:
+        metrics.HEARTBEAT.set_to_current_time()
         done, self._beaten = tasks.here.done - self._beaten, tasks.here.done
         with services.journal.tx() as conn:
             store.node_heartbeat(conn, self.id, current_job=tasks.here.current, done=done)

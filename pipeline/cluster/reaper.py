@@ -23,6 +23,8 @@ from procrastinate import App
 from procrastinate.exceptions import UniqueViolation
 from procrastinate.jobs import Status
 
+from .metrics import REAPED
+
 log = logging.getLogger("qamqor.cluster.reaper")
 
 
@@ -42,12 +44,14 @@ async def reap(app: App, *, stall_seconds: float, keep_hours: float = 0.0, prune
         try:
             await manager.retry_job(job)
             out.retried.append(int(job.id or 0))
+            REAPED.labels(action="retried").inc()
             log.warning("job %s (%s %s) stalled on a dead or frozen node: retried", job.id, job.task_name,
                         job.task_kwargs)
         except UniqueViolation:
             # #1446: the same work already waits (its queueing_lock): this one is a duplicate, end it
             await manager.finish_job(job, status=Status.ABORTED, delete_job=True)
             out.ended.append(int(job.id or 0))
+            REAPED.labels(action="ended").inc()
             log.warning("job %s (%s) stalled while the same work already waits: ended", job.id, job.task_name)
     if prune and keep_hours > 0:
         await manager.delete_old_jobs(nb_hours=max(1, int(keep_hours)), include_failed=True, include_aborted=True,

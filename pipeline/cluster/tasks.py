@@ -16,6 +16,7 @@ the stall timeout, whose job the reaper gave to another node, writes nothing whe
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -73,13 +74,22 @@ def defer_scan() -> bool:
 
 
 def _job(name: str):
+    """A job's bracket: what the node's heartbeat and its /metrics say it is doing."""
+    from . import metrics
+
     class _Running:
         def __enter__(self) -> None:
             here.current = name
+            self.started = time.monotonic()
+            metrics.IN_FLIGHT.inc()
 
-        def __exit__(self, *exc: Any) -> None:
+        def __exit__(self, kind: Any, *exc: Any) -> None:
             here.current = None
             here.done += 1
+            task = name.split()[0]
+            metrics.IN_FLIGHT.dec()
+            metrics.JOBS.labels(task=task, outcome="failed" if kind else "done").inc()
+            metrics.SECONDS.labels(task=task).observe(time.monotonic() - self.started)
 
     return _Running()
 

@@ -203,3 +203,12 @@ def _all(db: Journal | Connection, stmt: Any) -> list[Any]:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _upsert(conn: Connection) -> Any:
+    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL spell it alike)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert

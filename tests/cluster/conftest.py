@@ -81,13 +81,13 @@ class Nodes:
         self.logs = root / "node-logs"
         self.logs.mkdir(exist_ok=True)
 
-    def start(self, name: str, *, fault: str | None = None) -> subprocess.Popen:
+    def start(self, name: str, *, fault: str | None = None, args: tuple[str, ...] = ()) -> subprocess.Popen:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "QAMQOR_NOW": NOW}
         env.pop("QAMQOR_FAULT", None)
         if fault:
             env["QAMQOR_FAULT"] = fault
         log = open(self.logs / f"{name}-{len(list(self.logs.iterdir()))}.log", "w")
-        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--node", name], cwd=self.root,
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "run", "--node", name, *args], cwd=self.root,
                                 env=env, stdout=log, stderr=subprocess.STDOUT)
         self.procs[name] = proc
         return proc

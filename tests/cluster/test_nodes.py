@@ -37,10 +37,26 @@ def _signatures(pdf: Path) -> int:
 
 
 def delivered(root: Path, n_cases: list[str]) -> bool:
+    from sqlalchemy.exc import DBAPIError
+
     j = Journal(journal_url(root), create=False)
     try:
         docs = {d.case_id: d for d in store.all_documents(j)}
         return all(c in docs and docs[c].status == DocumentStatus.DELIVERED for c in n_cases)
+    except DBAPIError:
+        return False  # the schema not made yet, or the server restarting
+    finally:
+        j.close()
+
+
+def delivered_count(root: Path) -> int:
+    from sqlalchemy.exc import DBAPIError
+
+    j = Journal(journal_url(root), create=False)
+    try:
+        return store.document_counts(j).get(DocumentStatus.DELIVERED, 0)
+    except DBAPIError:
+        return 0  # the nodes have not made the schema yet
     finally:
         j.close()
 
@@ -108,15 +124,26 @@ def test_three_nodes_killed_at_random_deliver_every_document_exactly_once(site: 
     for f in (site / "inbox").iterdir():
         f.unlink()
     cases = burst(site, 45)
-    for name in ("n1", "n2", "n3"):
+    from tests.pgserver import free_port
+
+    port = free_port()
+    nodes.start("n1", args=("--metrics-port", str(port)))  # the one never killed: its /metrics is read below
+    for name in ("n2", "n3"):
         nodes.start(name)
     rng = random.Random(10)
     for _ in range(4):  # a node SIGKILLed at a random moment, started again
-        victim = rng.choice(["n1", "n2", "n3"])
+        victim = rng.choice(["n2", "n3"])
         time.sleep(rng.uniform(1.5, 4.0))
         nodes.kill(victim)
         nodes.start(victim)
     wait_until(lambda: delivered(site, cases), timeout=240, what="every notice delivered", on_fail=nodes.output)
+    import urllib.request
+
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    assert "qamqor_node_jobs_total" in text and "qamqor_node_heartbeat_timestamp_seconds" in text
+    status = qamqor(site, "status", "--json", env=ENV, check=True)
+    listed = json.loads(status.stdout)["nodes"]
+    assert any(n["node"].startswith("n1-") and n["state"] == "alive" for n in listed), listed
     nodes.stop_all()
     check_exactly_once(site).close()
 
@@ -147,10 +174,14 @@ def test_a_node_frozen_past_the_stall_timeout_does_not_deliver_twice(site: Path,
                              .where(fences.c.name.like("doc:%"))).all()
         rendered = dict(conn.execute(select(steps.c.subject, func.count()).where(steps.c.step == "rendered")
                                      .group_by(steps.c.subject)).all())
-    retaken = [t for t in taken if t.value == 2]
-    assert len(retaken) == 1 and retaken[0].holder.startswith("live-"), taken  # the frozen node's job, redone
+    # the frozen node's jobs (one per render process it had busy) were redone by the live node, which holds every
+    # token now
+    assert any(t.value >= 2 for t in taken) and all(t.holder.startswith("live-") for t in taken), taken
     assert set(rendered.values()) == {1}, rendered  # the woken node journaled no second render
-    assert "stalled on a dead or frozen node: retried" in nodes.output()
+    # the reaper acted: it retried the frozen node's jobs, or (procrastinate #1446) ended those whose work was
+    # already deferred again and waiting
+    assert "stalled on a dead or frozen node: retried" in nodes.output() or \
+        "stalled while the same work already waits: ended" in nodes.output()
     j.close()
 
 
@@ -160,10 +191,7 @@ def test_postgresql_restarted_mid_run_loses_and_doubles_nothing(site: Path, node
     cases = burst(site, 30)
     nodes.start("n1")
     nodes.start("n2")
-    j = Journal(journal_url(site), create=False)
-    wait_until(lambda: store.document_counts(j).get(DocumentStatus.DELIVERED, 0) >= 3, timeout=120,
-               what="the first deliveries", on_fail=nodes.output)
-    j.close()
+    wait_until(lambda: delivered_count(site) >= 3, timeout=120, what="the first deliveries", on_fail=nodes.output)
     pg.restart("fast")
     wait_until(lambda: delivered(site, cases), timeout=240, what="every notice after the restart",
                on_fail=nodes.output)

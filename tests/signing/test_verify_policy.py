@@ -202,3 +202,18 @@ def test_an_expired_certificate_is_reported_as_expired(ca, blank):
     assert not report.valid
     problems = " ".join(report.signatures[0].problems)
     assert "the certificate expired on" in problems and "does not chain" not in problems, problems
+
+
+def test_the_archive_verification_applies_the_policy_too(ca, blank):
+    """``qamqor verify`` (the long-term validation of :mod:`signing.ltv`): a sound signature by a signer the policy
+    does not allow is INDETERMINATE / SIG_CONSTRAINTS_FAILURE, with the reason; an allowed one stays passed."""
+    from signing.ltv import LtvReport, LtvSignature
+
+    def passed() -> LtvReport:
+        return LtvReport("2027-01-08T00:00:00+00:00", [LtvSignature("sig-official", "TOTAL-PASSED", None)])
+
+    citizen = authorised.apply_to_ltv(passed(), forge(ca, blank, _name("Посторонний", iin="900101400011")))
+    s = citizen.signatures[0]
+    assert not citizen.passed and (s.indication, s.subindication) == ("INDETERMINATE", "SIG_CONSTRAINTS_FAILURE")
+    assert s.message.startswith("signature valid, but the signer is not authorised for this document")
+    assert authorised.apply_to_ltv(passed(), forge(ca, blank, _name("Сейітов Ерлан", **HEAD))).passed

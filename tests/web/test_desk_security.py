@@ -10,9 +10,11 @@ import io
 import json
 import re
 import threading
+import time
 from pathlib import Path
 
 import httpx2 as httpx
+import pytest
 from starlette.testclient import TestClient
 
 from pipeline.journal import store
@@ -34,13 +36,14 @@ def session_cookie(c: TestClient) -> str:
 
 
 def test_logout_ends_every_copy_of_the_session(app_factory):
-    with client_of(app_factory()) as c:
+    app = app_factory()
+    with client_of(app) as c:
         sign_in(c, "head")
         copied = session_cookie(c)
         assert c.get("/queue", follow_redirects=False).status_code == 200
         c.post("/logout", data={"csrf": csrf_of(c.get("/queue").text)})
-        c.cookies.set("qamqor_session", copied)  # the copy taken before the logout, replayed
-        r = c.get("/queue", follow_redirects=False)
+    with TestClient(app, base_url="http://127.0.0.1", cookies={"qamqor_session": copied}) as replay:
+        r = replay.get("/queue", follow_redirects=False)  # the copy taken before the logout, replayed
         assert r.status_code == 303 and r.headers["location"].startswith("/login")
 
 
@@ -56,12 +59,24 @@ def test_two_desk_processes_share_sessions_through_the_journal(app_factory):
 # --- #11, #20: the lock-out ----------------------------------------------------------------------------------
 
 
-def test_a_burst_of_guesses_gets_no_more_verifications_than_the_limit(app_factory):
-    """12 wrong passwords at once, then the right one: only the first 5 are checked; the right one is refused."""
-    with Server(app_factory()) as server:
-        clients = [httpx.Client(base_url=server.url) for _ in range(12)]
+def _locked(app, key: str) -> bool:
+    """Whether the journal holds a lock-out for ``key`` (the desk's own table)."""
+    from sqlalchemy import select
+
+    from pipeline.journal.tables import desk_attempts
+
+    with app.state.desk.journal.engine.connect() as conn:
+        return bool(conn.execute(select(desk_attempts.c.locked_until).where(desk_attempts.c.key == key)).scalar())
+
+
+def test_a_burst_of_guesses_cannot_outrun_the_lockout(app_factory):
+    """12 wrong passwords at once, and the right one while they are being checked (the review's C4): the
+    attempts are counted before any password is checked, so the right one is the 13th and is refused."""
+    app = app_factory()
+    with Server(app) as server:
+        clients = [httpx.Client(base_url=server.url, timeout=120) for _ in range(13)]
         tokens = [csrf_of(c.get("/login").text) for c in clients]
-        start = threading.Barrier(len(clients))
+        start = threading.Barrier(12)
         codes: list[int] = []
 
         def guess(c: httpx.Client, token: str) -> None:
@@ -72,18 +87,19 @@ def test_a_burst_of_guesses_gets_no_more_verifications_than_the_limit(app_factor
         threads = [threading.Thread(target=guess, args=(c, t)) for c, t in zip(clients, tokens, strict=True)]
         for t in threads:
             t.start()
+        # the right guess goes once the burst's attempts are counted (their Argon2 checks still running) — or,
+        # without the fix, once the first wrong answer came back
+        deadline = time.monotonic() + 10
+        while not _locked(app, "account:operator") and not codes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = clients[12].post("/login", data={"officer": "operator", "password": PASSWORDS["operator"],
+                                             "csrf": tokens[12]})
         for t in threads:
             t.join(120)
-        right = httpx.Client(base_url=server.url)
-        r = right.post("/login", data={"officer": "operator", "password": PASSWORDS["operator"],
-                                       "csrf": csrf_of(right.get("/login").text)})
-        for c in [*clients, right]:
+        for c in clients:
             c.close()
-    assert len(codes) == 12 and set(codes) <= {401, 429}, codes
-    # before the fix all 12 were checked against the password (the lock-out was read before any failure was
-    # counted) and answered 401; now at most 5 are checked, and the account is locked once they fail
-    assert codes.count(401) <= 4, codes
-    assert r.status_code == 429 and "session" not in r.headers.get("location", "")
+    assert r.status_code == 429 and "location" not in r.headers  # no session for the burst's right guess
+    assert len(codes) == 12 and set(codes) <= {401, 429} and codes.count(401) <= 4, codes
 
 
 def test_the_lockout_is_kept_across_a_restart(app_factory):
@@ -253,3 +269,42 @@ def test_a_genuine_document_stays_authentic_on_both_public_pages(site, app_facto
         assert 'class="verdict valid"' in r.text and "Документ подлинный" in r.text
         page = c.get(public_path("C-2026-0001-acceptance_receipt", site))
         assert page.status_code == 200 and 'class="verdict valid"' in page.text
+
+
+# --- the same journal rows on PostgreSQL (issue 10: several desk processes on several nodes) ---------------------
+
+
+def test_lockout_and_sessions_on_postgresql():
+    """The lock-out's count-then-check and the sessions, on a real PostgreSQL journal: concurrent attempts from
+    threads (each with its own connection) are cut at the limit, and a session ended is gone."""
+    from pipeline import journal as J
+    from tests.pgserver import PgServer, pg_bin
+
+    if pg_bin() is None:
+        pytest.skip("PostgreSQL's server is not installed (scripts/ensure-debian-packages installs it)")
+    with PgServer() as pg:
+        j = J.Journal(pg.createdb("desk"))
+        try:
+            left: list[float] = []
+            start = threading.Barrier(12)
+
+            def attempt() -> None:
+                start.wait()
+                with j.tx() as conn:
+                    left.append(store.count_sign_in(conn, "account:head", now=1000.0, limit=5, window=900))
+
+            threads = [threading.Thread(target=attempt) for _ in range(12)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            assert sorted(left).count(0.0) == 5 and len(left) == 12, left
+            with j.tx() as conn:
+                store.open_desk_session(conn, "a" * 64, "head", now=1000.0, expires_at=2000.0)
+            assert store.desk_session_officer(j, "a" * 64, now=1500.0) == "head"
+            assert store.desk_session_officer(j, "a" * 64, now=2500.0) is None  # expired
+            with j.tx() as conn:
+                store.end_desk_session(conn, "a" * 64)
+            assert store.desk_session_officer(j, "a" * 64, now=1500.0) is None
+        finally:
+            j.close()

@@ -1,0 +1,111 @@
+"""Fencing tokens and shared desk state on a real PostgreSQL journal (issue 10 #2, #4): no processes, two
+"nodes" as two handles on the same database."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from pipeline.cluster import fencing
+from pipeline.errors import FencedOut
+from pipeline.journal import Journal, store
+
+
+@pytest.fixture
+def two(pg):
+    url = pg.createdb(f"f_{uuid.uuid4().hex[:10]}")
+    a, b = Journal(url), Journal(url, create=False)
+    fencing.install(a)
+    fencing.install(b)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def _in_thread(fn):
+    """Run ``fn`` in its own thread (a fence is held per thread, as each job runs in its own)."""
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            out["error"] = exc
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(60)
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
+def test_a_stale_holder_can_commit_nothing_the_new_holder_can(two):
+    a, b = two
+    with fencing.fenced(a, "doc:X", "node-a") as token_a:
+        # meanwhile the reaper gave the job to another node, which took the work over
+        token_b = _in_thread(lambda: _take(b, "doc:X", "node-b"))
+        assert token_b == token_a + 1
+        with pytest.raises(FencedOut, match="taken over"):
+            with a.tx() as conn:
+                store.note_error(conn, "doc:X", "the stale node's write")
+        assert not fencing.still_mine(a)
+    with a.engine.connect() as conn:  # the new holder's write is there, the stale one's is not
+        from sqlalchemy import select
+
+        from pipeline.journal.tables import steps
+
+        written = [r.detail for r in conn.execute(select(steps).where(steps.c.subject == "doc:X"))]
+    assert len(written) == 1 and "new holder" in written[0], written
+
+
+def _take(journal, name, holder):
+    with fencing.fenced(journal, name, holder) as token:
+        with journal.tx() as conn:  # the new holder's write commits
+            store.note_error(conn, "doc:X", "the new holder's write")
+        return token
+
+
+def test_tokens_taken_at_once_are_all_different(two):
+    a, _ = two
+    tokens: list[int] = []
+    lock = threading.Lock()
+
+    def take():
+        with a.tx() as conn:
+            t = store.take_fence(conn, "scan", threading.current_thread().name)
+        with lock:
+            tokens.append(t)
+
+    threads = [threading.Thread(target=take) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(tokens) == list(range(1, 13))
+
+
+def test_a_prepared_signature_is_taken_once_by_any_desk_process(two, monkeypatch):
+    """Two desk processes share the journal: the one that finishes need not be the one that prepared, and a
+    token is taken once only."""
+    from pipeline.web.external import Prepared, PreparedStore
+
+    a, b = two
+
+    class FakePrepared:  # the store keeps PreparedSignature.to_bytes(); this stands in for the bytes only
+        def to_bytes(self) -> bytes:
+            return b'{"v": 1}'
+
+    import signing
+
+    monkeypatch.setattr(signing.PreparedSignature, "from_bytes", classmethod(lambda cls, data: data))
+    desk_a, desk_b = PreparedStore(journal=a), PreparedStore(journal=b)
+    desk_a.put(Prepared("tok-1", "head", "C-1-order", "ab" * 32, FakePrepared(), 0.0))
+    with pytest.raises(Exception, match="unknown or expired"):
+        desk_b.take("tok-1", "inspector-1")  # another officer cannot take it
+    item = desk_b.take("tok-1", "head")
+    assert (item.document_id, item.base_sha256, item.prepared) == ("C-1-order", "ab" * 32, b'{"v": 1}')
+    with pytest.raises(Exception, match="unknown or expired"):
+        desk_a.take("tok-1", "head")  # gone: signed once
