@@ -135,6 +135,12 @@ def document_kinds() -> list[str]:
     return _default().document_kinds()
 
 
+def stamp_time_format(language: str) -> str:
+    """The signature stamp's time as egov writes it (service.toml ``[dates] stamp_kk`` / ``stamp_ru``, issue 11
+    #10): «02.07.2026 19:42» — the stamp prints Kazakhstan's time."""
+    return str(_default().service.get("dates", {}).get(f"stamp_{_language(language)}", "%d.%m.%Y %H:%M"))
+
+
 def describe(kind: str) -> DocumentSpec:
     return _default().describe(kind)
 

@@ -82,12 +82,8 @@ def ensure_services(config) -> int | None:
     cmd = [str(exe) if exe.exists() else "certomancer", "--config", str(pki_config), "animate", "--aiohttp",
            "--no-web-ui", "--port", str(port)]
     log_file = open(config.state / "demo-services.log", "ab")  # noqa: SIM115 - the child's, for its life
-    from .workers import die_with_parent
-
-    # it ends with the command that started it, even one killed with SIGKILL (no orphan servers)
     proc = subprocess.Popen(cmd, cwd=pki_config.parent, stdout=log_file, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                            preexec_fn=die_with_parent)
+                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     log_file.close()
     _services[port] = proc
     if len(_services) == 1:

@@ -40,6 +40,12 @@ class Runner:
     def __init__(self, config: Config | Services, *, dispatcher: Dispatcher | None = None,
                  progress: Progress | None = None):
         self.services = config if isinstance(config, Services) else Services.build(config)
+        if self.services.config.demo:
+            # the demo's TSA and OCSP, started here, before the workers: it ends with this process (a server a
+            # worker started would outlive the pool's exit)
+            from .demo import ensure_services
+
+            ensure_services(self.services.config)
         self.dispatcher = dispatcher or InlineDispatcher()
         self.progress = progress or NullProgress()
         self._in_flight: dict[Future, store.DocumentRow] = {}  # render jobs handed to the workers

@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 
+from forms.catalogue import stamp_time_format
+
 from .config import Config, Officer
 from .errors import ConfigError, StateConflict
 
@@ -88,7 +90,7 @@ class _ServerKeyBackend:
         stamp = signing.StampInfo(
             language=request.language, signer_name=officer.name,
             position=officer.position_kk if request.language == "kk" else officer.position_ru,
-            verify_url=request.verify_url,
+            verify_url=request.verify_url, time_format=stamp_time_format(request.language),
         )
         try:
             out = signing.sign_pdf(

@@ -54,6 +54,7 @@ from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
 from pyhanko_certvalidator.policy_decl import REQUIRE_REVINFO, CertRevTrustPolicy, FreshnessReqType
 from pyhanko_certvalidator.registry import SimpleTrustManager
 
+from .gost_cms import async_ltv_signature, is_gost_cms  # issue 16 (importing it registers the Kazakh OIDs)
 from .policy import CertificateIdentity, load_trust_roots
 
 #: ETSI EN 319 102-1 main indications as the validation report writes them
@@ -325,6 +326,9 @@ async def _validate_each(reader, sigs, roots, online: bool, timing, report: LtvR
     # however old, as DSS takes it (module docstring) — the better of the two verdicts stands
     specs = [validation_spec(roots, online=online, lenient_tsa=False), validation_spec(roots, online=online)]
     for sig in sigs:
+        if is_gost_cms(sig.signed_data):  # issue 16: pyca has no Streebog, so GOST is verified in signing.gost_cms
+            report.signatures.append(await async_ltv_signature(reader, sig, roots, timing.validation_time))
+            continue
         try:
             result = await ades_lta_validation(sig, specs[0], timing_info=timing)
             if result.ades_subindic.status != AdESStatus.PASSED:

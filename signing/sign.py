@@ -99,6 +99,8 @@ class StampInfo:
     signer_name: str
     position: str
     verify_url: str
+    #: how the stamp prints the signing time (Kazakhstan's clock): the caller's official style (a strftime pattern)
+    time_format: str = "%Y-%m-%d %H:%M:%S (UTC+05:00)"
 
 
 # chain verdicts per (certificate, roots) when revocation is not checked: the path does not change, and the

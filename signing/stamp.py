@@ -238,8 +238,8 @@ class _QamqorStamp(BaseStamp):
         return [b"q %g 0 0 %g 0 0 cm /QamqorStamp Do %s Q" % (sx, sy, self.style.overlay)]
 
 
-def format_time(when: dt.datetime) -> str:
-    return when.astimezone(KZ_TIME).strftime("%Y-%m-%d %H:%M:%S (UTC+05:00)")
+def format_time(when: dt.datetime, fmt: str = "%Y-%m-%d %H:%M:%S (UTC+05:00)") -> str:
+    return when.astimezone(KZ_TIME).strftime(fmt)
 
 
 def stamp_style(stamp, ident, when: dt.datetime, box: tuple[float, float]) -> QamqorStampStyle:
@@ -248,6 +248,6 @@ def stamp_style(stamp, ident, when: dt.datetime, box: tuple[float, float]) -> Qa
     geo = _Geometry(w, h)
     template = _template_pdf(stamp.language, stamp.signer_name, stamp.position, ident.serial_hex, ident.issuer, w, h)
     overlay = qr_ops(stamp.verify_url, geo.qr_x, (h - geo.qr_size) / 2, geo.qr_size) + b" " + _glyphs().text_ops(
-        format_time(when), 4, geo.time_baseline, 6.2
+        format_time(when, stamp.time_format), 4, geo.time_baseline, 6.2
     )
     return QamqorStampStyle(template_pdf=template, overlay=overlay)

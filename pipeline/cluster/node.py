@@ -79,6 +79,10 @@ class Node:
         with StateLock(self.config.state, name=f"run-{self.name}"):
             services = Services.build(self.config)
             fencing.install(services.journal)
+            if self.config.demo:  # the demo's TSA and OCSP, from this process rather than a render worker
+                from ..demo import ensure_services
+
+                ensure_services(self.config)
             if self.metrics_port:
                 metrics.serve(self.metrics_port, self.settings.metrics_host)
             try:

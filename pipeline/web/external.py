@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from forms.catalogue import stamp_time_format
+
 from .. import queue as Q
 from ..config import Officer
 from ..errors import NotFound, StateConflict
@@ -112,7 +114,7 @@ def prepare(services: Services, document_id: str, officer: Officer, approved_sha
     stamp = signing.StampInfo(
         language=doc.language, signer_name=officer.name,
         position=officer.position_kk if doc.language == "kk" else officer.position_ru,
-        verify_url=verify_url(services.config, document_id),
+        verify_url=verify_url(services.config, document_id), time_format=stamp_time_format(doc.language),
     )
     prepared = signing.ExternalSigner(services.signatures.options()).prepare(
         ready.data, ready.field, certificate=cert, chain=chain, approved_sha256=approved_sha256,

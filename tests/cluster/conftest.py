@@ -4,6 +4,7 @@ real ``qamqor run`` node processes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -109,6 +110,18 @@ class Nodes:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
+
+        # a node killed with SIGKILL leaves the demo's TSA it had started (it ends with a clean exit only)
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    cwd = os.readlink(f"/proc/{pid}/cwd")
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+                except OSError:
+                    continue
+                if cwd.startswith(str(self.root)) and b"certomancer" in cmdline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(pid), signal.SIGKILL)
 
     def output(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.logs.iterdir()))

@@ -60,13 +60,15 @@ def test_two_desk_processes_share_sessions_through_the_journal(app_factory):
 
 
 def _locked(app, key: str) -> bool:
-    """Whether the journal holds a lock-out for ``key`` (the desk's own table)."""
-    from sqlalchemy import select
+    """Whether the journal holds a lock-out for ``key`` (the desk's own table; none before the fix)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
 
-    from pipeline.journal.tables import desk_attempts
-
-    with app.state.desk.journal.engine.connect() as conn:
-        return bool(conn.execute(select(desk_attempts.c.locked_until).where(desk_attempts.c.key == key)).scalar())
+    try:
+        with app.state.desk.journal.engine.connect() as conn:
+            return bool(conn.execute(text("SELECT locked_until FROM desk_attempts WHERE key = :k"), {"k": key}).scalar())
+    except OperationalError:  # no such table: the desk before #14.11 kept its lock-outs in memory
+        return False
 
 
 def test_a_burst_of_guesses_cannot_outrun_the_lockout(app_factory):
@@ -84,7 +86,7 @@ def test_a_burst_of_guesses_cannot_outrun_the_lockout(app_factory):
             codes.append(c.post("/login", data={"officer": "operator", "password": "wrong-guess",
                                                 "csrf": token}).status_code)
 
-        threads = [threading.Thread(target=guess, args=(c, t)) for c, t in zip(clients, tokens, strict=True)]
+        threads = [threading.Thread(target=guess, args=(c, t)) for c, t in zip(clients[:12], tokens[:12], strict=True)]
         for t in threads:
             t.start()
         # the right guess goes once the burst's attempts are counted (their Argon2 checks still running) — or,
