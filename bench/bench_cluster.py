@@ -12,7 +12,7 @@ included), and the database time per document (PostgreSQL's ``pg_stat_statements
 statement, procrastinate's included, over the documents).  Targets: one PostgreSQL node at least 90 % of the
 SQLite node; two and three nodes on these two cores no slower than one.
 
-    --events 200 (default) · --runs 1
+    --events 200 (default) · --runs 1 · --level B-B
 """
 
 from __future__ import annotations
@@ -35,6 +35,9 @@ sys.path.insert(0, str(ROOT))
 NOW = "2027-01-08T12:00:00+05:00"
 
 
+LEVEL: str | None = None  #: --level: sign at this level instead of the demo's (B-B: the engines, not the TSA)
+
+
 def site(n: int, url: str | None) -> Path:
     from pipeline.demo import EXAMPLES, make_demo
 
@@ -42,6 +45,11 @@ def site(n: int, url: str | None) -> Path:
     make_demo(root)
     for f in (root / "inbox").iterdir():
         f.unlink()
+    if LEVEL:
+        import re
+
+        toml = root / "qamqor.toml"
+        toml.write_text(re.sub(r'(?m)^level = ".*"$', f'level = "{LEVEL}"', toml.read_text()))
     if url:
         with open(root / "qamqor.toml", "a", encoding="utf-8") as fh:
             fh.write(f'\n[journal]\nurl = "{url}"\n\n[cluster]\nheartbeat_seconds = 2.0\npoll_seconds = 0.2\n')
@@ -113,7 +121,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=200)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--level", default=None, help="PAdES level instead of the demo's B-LTA (B-B: compare engines)")
     args = ap.parse_args()
+    global LEVEL
+    LEVEL = args.level
     pg = PgServer().init()
     with open(pg.data / "postgresql.conf", "a", encoding="utf-8") as fh:
         fh.write("shared_preload_libraries = 'pg_stat_statements'\n")

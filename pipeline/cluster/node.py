@@ -150,7 +150,9 @@ class Node:
 
     def _worker_options(self, *, wait: bool) -> dict[str, Any]:
         s = self.settings
-        return {"name": self.id, "concurrency": self.workers, "wait": wait, "install_signal_handlers": False,
+        # two jobs per render process (one renders while the other stores, seals and delivers, as the one-process
+        # driver keeps its workers fed) and one more for the scan
+        return {"name": self.id, "concurrency": 2 * self.workers + 1, "wait": wait, "install_signal_handlers": False,
                 "delete_jobs": "always", "update_heartbeat_interval": s.heartbeat_seconds,
                 "stalled_worker_timeout": s.stall_seconds, "fetch_job_polling_interval": s.poll_seconds,
                 "abort_job_polling_interval": max(s.poll_seconds, 5.0), "shutdown_graceful_timeout": 60.0,

@@ -3,6 +3,7 @@ reason (:func:`pipeline.queue.reject`)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -25,9 +26,25 @@ def document_page(request: Request) -> Response:
     item = next((i for i in queue_items(desk, officer, case=doc.case_id) if i["document_id"] == doc.document_id),
                 None)
     names = desk.applicants([doc.case_id])
+    t = translator(desk.language(request))
     return desk.render(request, "document.html", row=doc, item=item, applicant=names.get(doc.case_id, ""),
                        pages=range(1, page_count(doc) + 1), signed_by=list(doc.signed_by),
-                       ncalayer_url=desk.settings.ncalayer_url)
+                       ncalayer_url=desk.settings.ncalayer_url,
+                       flags=[flag_text(f, t) for f in doc.context.get("officer_flags", ())])
+
+
+#: "… no subsistence minimum configured for 2027; 2026's (85000) was used" (pipeline/core/checks.py)
+_MINIMUM = re.compile(r"for (\d{4}); (\d{4})'s \(([\d.e+]+)\) was used")
+
+
+def flag_text(flag: str, t) -> str:
+    """What the core could not decide and the officer must (pipeline.core.checks.officer_flags, issue 11), in the
+    officer's words from the catalogue (``flag.<code>``): never the core's own English line."""
+    code = flag.split(":", 1)[0].strip()
+    found = _MINIMUM.search(flag)
+    if found:
+        return t("flag.code122.10.minimum", year=found[1], used=found[2], minimum=found[3])
+    return t(f"flag.{code}")
 
 
 def document_pdf(request: Request) -> Response:
