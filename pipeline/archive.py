@@ -39,8 +39,9 @@ def parse_moment(text: str | None) -> dt.datetime | None:
 
 
 def verify_files(files: list[Path], *, trust: list[Path], at: dt.datetime | None = None, online: bool = False,
-                 etsi: bool = False):
-    """Validate each file; returns ``[(path, LtvReport)]``."""
+                 etsi: bool = False, policy: bool = True):
+    """Validate each file; returns ``[(path, LtvReport)]``.  ``policy``: also who may sign the qamqor document
+    kind the file names (#14.13); off, the signatures only (a PDF that is not one of qamqor's documents)."""
     from signing.ltv import validate_archive
 
     if not trust:
@@ -50,8 +51,8 @@ def verify_files(files: list[Path], *, trust: list[Path], at: dt.datetime | None
     checked = []
     for p in files:
         data = Path(p).read_bytes()
-        checked.append((p, apply_to_ltv(validate_archive(data, trust_roots=trust, at=at, online=online, etsi=etsi),
-                                        data)))
+        report = validate_archive(data, trust_roots=trust, at=at, online=online, etsi=etsi)
+        checked.append((p, apply_to_ltv(report, data) if policy else report))
     return checked
 
 
@@ -303,9 +304,12 @@ def format_renewals(done: list[Renewal]) -> str:
 @click.option("--at", "at", default=None, help="validate as of this ISO date/time (default: now)")
 @click.option("--online", is_flag=True, help="fetch OCSP/CRLs for the current-time validation")
 @click.option("--report", "fmt", type=click.Choice(["text", "json", "etsi"]), default="text")
-def verify_command(files, trust, at, online, fmt):
+@click.option("--no-policy", "no_policy", is_flag=True,
+              help="the signatures only, not who may sign the qamqor document kind (a PDF not made by qamqor)")
+def verify_command(files, trust, at, online, fmt, no_policy):
     """AdES long-term validation; exit 0 only when every signature is TOTAL-PASSED."""
-    results = verify_files(list(files), trust=list(trust), at=parse_moment(at), online=online, etsi=fmt == "etsi")
+    results = verify_files(list(files), trust=list(trust), at=parse_moment(at), online=online, etsi=fmt == "etsi",
+                           policy=not no_policy)
     emit(results, fmt)
     sys.exit(0 if results and all(r.passed for _, r in results) else 1)
 

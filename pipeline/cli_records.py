@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 @click.option("--report", "fmt", type=click.Choice(["text", "json", "etsi"]), default=None,
               help="text (default), json, or the ETSI TS 119 102-2 XML report")
 @click.option("--json", "as_json", is_flag=True, help="the same as --report json")
+@click.option("--no-policy", "no_policy", is_flag=True,
+              help="the signatures only, not who may sign the qamqor document kind (a PDF not made by qamqor)")
 @click.pass_obj
 def verify(state: State, files: tuple[str, ...], trust: tuple[str, ...], at: str | None, online: bool,
-           fmt: str | None, as_json: bool) -> None:
+           fmt: str | None, as_json: bool, no_policy: bool) -> None:
     """Long-term validation of every signature (ETSI EN 319 102-1, as an archive runs it): exit 0 only when
     every signature of every file is TOTAL-PASSED."""
     from .archive import emit, parse_moment, trust_from_config, verify_files
@@ -41,7 +43,8 @@ def verify(state: State, files: tuple[str, ...], trust: tuple[str, ...], at: str
             raise NotFound(f"no file {p}")
     roots = [Path(t) for t in trust] or trust_from_config(state.config_path)
     report = fmt or ("json" if as_json else "text")
-    results = verify_files(paths, trust=roots, at=parse_moment(at), online=online, etsi=report == "etsi")
+    results = verify_files(paths, trust=roots, at=parse_moment(at), online=online, etsi=report == "etsi",
+                           policy=not no_policy)
     emit(results, report)
     sys.exit(0 if results and all(r.passed for _, r in results) else int(ExitCode.invalid))
 

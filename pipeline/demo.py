@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -75,6 +76,8 @@ def ensure_services(config) -> int | None:
     if not config.demo or url.hostname != "127.0.0.1" or not url.port or not pki_config.is_file():
         return None
     port = url.port
+    if not re.search(rf"127\.0\.0\.1:{port}\b", pki_config.read_text(encoding="utf-8")):
+        return None  # a TSA of its own on another port (a drill, a test): not the demo PKI's server to start
     proc = _services.get(port)
     if (proc is not None and proc.poll() is None) or _listening(port):
         return port

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -42,7 +43,9 @@ def test_timestamp_server_down_then_up(demo: Path, monkeypatch):
     port = free_port()
     config_path = demo / "qamqor.toml"
     text = config_path.read_text()
-    text = text.replace('level = "B-B"', f'level = "B-T"\ntsa_url = "http://127.0.0.1:{port}/tsa"', 1)
+    # B-T against a TSA on a port where nothing listens yet (the demo's own B-LTA setup names its certomancer)
+    text = re.sub(r'(?m)^level = ".*"$', 'level = "B-T"', text, count=1)
+    text = re.sub(r'(?m)^tsa_url = ".*"$', f'tsa_url = "http://127.0.0.1:{port}/tsa"', text, count=1)
     config_path.write_text(text)
     for f in (demo / "inbox").iterdir():
         if not f.name.startswith("C-2026-0003"):
