@@ -71,7 +71,8 @@ class State:
         from .workers import InlineDispatcher, ProcessDispatcher
 
         n = workers if workers is not None else self.config.workers
-        dispatcher = InlineDispatcher() if n == 1 else ProcessDispatcher(n)
+        # the workers' temporary files (font subsets) under the state folder, removed with them (#14.18)
+        dispatcher = InlineDispatcher() if n == 1 else ProcessDispatcher(n, scratch=self.config.state / "tmp")
         runner = Runner(self.config, dispatcher=dispatcher,
                         progress=TerminalBar() if sys.stderr.isatty() else NullProgress())
         try:

@@ -12,6 +12,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each xdist worker gets a temporary folder of its own (TMPDIR, inherited by the processes it starts), so a
+    test that watches the temporary folder (#14.18) sees only what its own worker left there."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        import tempfile
+
+        mine = Path(tempfile.gettempdir()) / f"qamqor-tests-{worker}"
+        mine.mkdir(mode=0o755, exist_ok=True)  # traversable: the test PostgreSQL runs as another user
+        os.chmod(mine, 0o755)
+        os.environ["TMPDIR"] = str(mine)
+        tempfile.tempdir = None
 QAMQOR = [sys.executable, "-m", "pipeline.cli"]
 
 

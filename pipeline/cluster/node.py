@@ -55,6 +55,13 @@ def ensure_schema(journal: Journal) -> bool:
         return True
 
 
+def _outcome(task: asyncio.Task) -> str:
+    if task.cancelled():
+        return "cancelled"
+    exc = task.exception()
+    return f"{type(exc).__name__}: {exc}" if exc else "ended"
+
+
 def make_app(url: str) -> App:
     app = App(connector=PsycopgConnector(conninfo=conninfo(url), min_size=1, max_size=4))
     tasks.register(app)
@@ -91,7 +98,7 @@ class Node:
                     store.register_node(conn, self.id, name=self.name, host=socket.gethostname(), pid=os.getpid())
                 tasks.here.services, tasks.here.node_id = services, self.id
                 if self.workers > 1:  # one job per render process, each rendering in a warm worker
-                    tasks.here.dispatcher = ProcessDispatcher(self.workers)
+                    tasks.here.dispatcher = ProcessDispatcher(self.workers, scratch=self.config.state / "tmp")
                 asyncio.run(self._main(services, once))
                 return {"node": self.id, "jobs": tasks.here.done,
                         **{f"documents_{k}": v for k, v in store.document_counts(services.journal).items()}}
@@ -120,13 +127,22 @@ class Node:
                 return
             worker = asyncio.create_task(app.run_worker_async(**self._worker_options(wait=True)))
             last_prune = time.monotonic()
-            while not self._stop.is_set() and not worker.done():
-                await self._defer_scan(app)
-                prune = time.monotonic() - last_prune > 600
-                await reap(app, stall_seconds=s.stall_seconds, keep_hours=s.keep_finished_hours, prune=prune)
-                if prune:
-                    last_prune = time.monotonic()
-                await asyncio.to_thread(self._beat, services)
+            while not self._stop.is_set():
+                if worker.done():
+                    # the database went away under the worker (a restart, a failover): start it again; what it
+                    # ran is retried by the reaper, fenced
+                    log.warning("the job worker stopped (%s): starting it again", _outcome(worker))
+                    await asyncio.sleep(s.poll_seconds)
+                    worker = asyncio.create_task(app.run_worker_async(**self._worker_options(wait=True)))
+                try:
+                    await self._defer_scan(app)
+                    prune = time.monotonic() - last_prune > 600
+                    await reap(app, stall_seconds=s.stall_seconds, keep_hours=s.keep_finished_hours, prune=prune)
+                    if prune:
+                        last_prune = time.monotonic()
+                    await asyncio.to_thread(self._beat, services)
+                except Exception as exc:  # noqa: BLE001 - the database restarting: the node waits and goes on
+                    log.warning("the journal is not answering (%s): trying again", type(exc).__name__)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=s.poll_seconds)
             worker.cancel()  # procrastinate stops taking jobs and lets the running one finish
