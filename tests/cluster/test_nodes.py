@@ -174,9 +174,9 @@ def test_a_node_frozen_past_the_stall_timeout_does_not_deliver_twice(site: Path,
                              .where(fences.c.name.like("doc:%"))).all()
         rendered = dict(conn.execute(select(steps.c.subject, func.count()).where(steps.c.step == "rendered")
                                      .group_by(steps.c.subject)).all())
-    # the frozen node's jobs (one per render process it had busy) were redone by the live node, which holds every
-    # token now
-    assert any(t.value >= 2 for t in taken) and all(t.holder.startswith("live-") for t in taken), taken
+    # the frozen node's jobs were taken over (a token moved past the frozen node's first); once awake it may take
+    # a token again for a job left in the queue, which then finds the document delivered and writes nothing
+    assert any(t.value >= 2 for t in taken), taken
     assert set(rendered.values()) == {1}, rendered  # the woken node journaled no second render
     # the reaper acted: it retried the frozen node's jobs, or (procrastinate #1446) ended those whose work was
     # already deferred again and waiting
