@@ -27,8 +27,7 @@ from .config import CONFIG_NAME, PACKAGE_ROOT
 from .errors import StateConflict
 
 EXAMPLES = PACKAGE_ROOT / "examples"
-#: the port the demo PKI's certificates name for OCSP, CRLs and the TSA: a free one when the demo is made
-#: (``QAMQOR_DEMO_PORT`` chooses it)
+#: how long the demo's TSA and OCSP server may take to listen (the port: :func:`_demo_port`)
 SERVICES_START_S = 30.0
 
 

@@ -46,9 +46,9 @@ def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> N
 
 
 @contextmanager
-def serving(cmd: list[str], port: int, cwd: Path | None = None) -> Iterator[None]:
+def serving(cmd: list[str], port: int, cwd: Path | None = None, env: dict | None = None) -> Iterator[None]:
     """A real server process on 127.0.0.1:``port`` for the length of the block."""
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         wait_for_port(port, proc)
         yield

@@ -20,9 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import VENV_BIN, free_port, wait_for_port
+from conftest import VENV_BIN, free_port, serving
 from ltv_fixtures import FAR_FUTURE, RENEWED, build_ltv_pki, make_signed
 from signing_helpers import make_pdf
+
+from pipeline.demo import _listening
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKETIME = shutil.which("faketime")
@@ -48,27 +50,9 @@ def serving_at(when, cmd: list[str], port: int):
     """A server process under a moved clock: libfaketime preloaded into the process itself (the ``faketime``
     wrapper forks, and terminating it would leave the server running)."""
     env = {**clock_env(), "LD_PRELOAD": LIBFAKETIME, "FAKETIME": when.strftime("@%Y-%m-%d %H:%M:%S")}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_for_port(port, proc)
+    with serving(cmd, port, env=env):
         yield
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        assert not _listening(port), f"something still serves 127.0.0.1:{port}"
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+    assert not _listening(port), f"something still serves 127.0.0.1:{port}"
 
 
 def qamqor_at(when, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
