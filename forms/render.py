@@ -24,9 +24,10 @@ import datetime as dt
 import hashlib
 import io
 import json
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from functools import lru_cache, partial
+from functools import cached_property, lru_cache, partial
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -198,9 +199,13 @@ class Renderer:
         styles = self.forms_dir / "styles"
         self.stylesheet = CSS(filename=str(styles / "base.css"), url_fetcher=self.fetcher,
                               font_config=self.font_config)
+        self.rare_signs = CSS(filename=str(styles / "rare-signs.css"), url_fetcher=self.fetcher,
+                              font_config=self.font_config)
         self.page_styles = {lang: CSS(string=self._page_css(lang), font_config=self.font_config)
                             for lang in LANGUAGES}
-        self.fonts = self._load_fonts(self.forms_dir / "fonts")
+        self.fonts = self._load_fonts(self.forms_dir / "fonts", _font_files(styles / "base.css"))
+        labels = "".join(s for lang in LANGUAGES for s in self.catalogue.service["pages"][lang])
+        self._labels_need_fallback = not {ord(c) for c in labels} <= self.fonts["primary"]
         self.env = SandboxedEnvironment(
             loader=FileSystemLoader(str(self.forms_dir / "templates")),
             autoescape=True, undefined=StrictUndefined,
@@ -221,15 +226,20 @@ class Renderer:
         return f"@page {{ @bottom-right {{ content: {a} counter(page) {b} counter(pages) {c}; }} }}"
 
     @staticmethod
-    def _load_fonts(folder: Path) -> dict:
+    def _load_fonts(folder: Path, primary_files: set[str]) -> dict:
+        """Digests and code points of the shipped fonts: ``cmap`` what any of them has, ``primary`` what every
+        face of base.css's own family has (text within it needs no fallback font)."""
         from fontTools.ttLib import TTFont
 
-        digests, cmap = set(), set()
+        digests, cmap, primary = set(), set(), None
         for path in sorted(folder.glob("*.ttf")):
             data = path.read_bytes()
             digests.add(hashlib.sha256(data).hexdigest())
-            cmap |= set(TTFont(io.BytesIO(data)).getBestCmap())
-        return {"digests": digests, "cmap": frozenset(cmap)}
+            points = set(TTFont(io.BytesIO(data)).getBestCmap())
+            cmap |= points
+            if path.name in primary_files:
+                primary = points if primary is None else primary & points
+        return {"digests": digests, "cmap": frozenset(cmap), "primary": frozenset(primary or ())}
 
     def _warm_up(self):
         # The first layout in a process loads fontconfig/Pango caches (~60 ms); pay it here, not on a document.
@@ -249,13 +259,20 @@ class Renderer:
     # ---- the interface
     def render(self, kind: str, language: str, context: dict,
                attachments: list[tuple[str, bytes, str]] = ()) -> RenderedDocument:
-        spec = self.catalogue.describe(kind)
         if language not in LANGUAGES:
             raise RenderError(f"unknown language {language!r}: use kk or ru")
-        html = self.html(kind, language, context)
-        self._check_glyphs(html)
+        return self.render_html(kind, language, self.html(kind, language, context), context, attachments)
+
+    def render_html(self, kind: str, language: str, html: str, context: dict,
+                    attachments: list[tuple[str, bytes, str]] = ()) -> RenderedDocument:
+        """The PDF of a document's HTML (:meth:`html`'s output for this ``context``): the second half of
+        :meth:`render`, on its own so a benchmark can give WeasyPrint and another engine the same HTML."""
+        spec = self.catalogue.describe(kind)
+        stylesheets = [self.stylesheet, self.page_styles[language]]
+        if self._check_glyphs(html) or self._labels_need_fallback:
+            stylesheets.append(self.rare_signs)
         document = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher).render(
-            stylesheets=[self.stylesheet, self.page_styles[language]], font_config=self.font_config)
+            stylesheets=stylesheets, font_config=self.font_config)
         self._check_fonts(document)
         fields = self._signature_fields(document, spec)
         if not fields:
@@ -311,7 +328,8 @@ class Renderer:
         return self.env.get_template(self._template_name(spec, language)).render(values)
 
     # ---- checks: fail loudly instead of letting Pango fall back to another font (kazakh-document-style §8.1)
-    def _check_glyphs(self, html: str):
+    def _check_glyphs(self, html: str) -> bool:
+        """Raise if a character of the text is in no shipped font; say whether one needs the fallback font."""
         chars: set[str] = set()
 
         class _Text(HTMLParser):
@@ -319,10 +337,12 @@ class Renderer:
                 chars.update(data)
 
         _Text(convert_charrefs=True).feed(html)
-        missing = sorted(c for c in chars if ord(c) not in self.fonts["cmap"] and c not in "\n\r\t")
+        points = {ord(c) for c in chars} - {ord(c) for c in "\n\r\t"}
+        missing = sorted(chr(p) for p in points - self.fonts["cmap"])
         if missing:
             shown = ", ".join(f"U+{ord(c):04X} {c!r}" for c in missing)
             raise FontFallbackError(f"no shipped font (forms/fonts/) has a glyph for: {shown}")
+        return not points <= self.fonts["primary"]
 
     def _check_fonts(self, document):
         foreign = {font.family for font in document.fonts.values()
@@ -377,6 +397,11 @@ class Renderer:
             "Language": language, "Paragraph": spec.paragraph,
         }
         meta.generate_rdf_metadata = partial(_rdf_with_case, meta, props)
+
+
+def _font_files(stylesheet: Path) -> set[str]:
+    """The font files a stylesheet's @font-face rules name (``url("../fonts/NAME")``)."""
+    return set(re.findall(r'url\(\s*["\']?\.\./fonts/([^"\')]+)', stylesheet.read_text(encoding="utf-8")))
 
 
 def _rdf_with_case(meta: DocumentMetadata, props: dict, variant, version, conformance) -> bytes:
@@ -434,3 +459,19 @@ def _add_signature_fields(document, pdf: pydyf.PDF, fields: list[SignatureField]
         page.setdefault("Annots", pydyf.Array()).append(widget.reference)
         refs.append(widget.reference)
     pdf.catalog["AcroForm"] = pydyf.Dictionary({"Fields": refs})
+    for obj in pdf.objects:      # the last change to any stream: from here on their bytes are final
+        if isinstance(obj, pydyf.Stream):
+            obj.__class__ = _final_stream_class(type(obj))
+
+
+@lru_cache(maxsize=8)
+def _final_stream_class(cls: type) -> type:
+    """``cls`` (pydyf's or WeasyPrint's stream class) with its serialised, compressed bytes computed once.
+
+    pydyf 0.13 serialises every object twice when the PDF has an identifier (PDF/A needs one): once to write it
+    and once more to hash the whole file for the trailer's /ID, so each font subset and page stream went through
+    zlib level 9 twice (~4 ms of a one-page order).  The bytes are the same; only the second compression goes.
+    """
+    if getattr(cls, "_final", False):
+        return cls
+    return type(f"Final{cls.__name__}", (cls,), {"data": cached_property(cls.data.fget), "_final": True})

@@ -56,6 +56,11 @@ def verify_files(files: list[Path], *, trust: list[Path], at: dt.datetime | None
     return checked
 
 
+def ready_report(pdf: Path) -> Path:
+    """Where the report of a signed work file made in the render worker waits for its delivery (#13)."""
+    return pdf.with_name(pdf.name + REPORT_SUFFIX)
+
+
 def write_report(pdf: Path, xml: str) -> Path:
     """The ETSI report beside the archived PDF (``<name>.etsi-report.xml``), written atomically."""
     from .outbox import atomic_write
@@ -65,12 +70,17 @@ def write_report(pdf: Path, xml: str) -> Path:
     return target
 
 
-def report_for(pdf: Path, data: bytes, trust: list, at: dt.datetime | None = None) -> Path | None:
-    """Validate ``data`` (the archived bytes of ``pdf``) and write its ETSI report beside it (delivery, renewal)."""
+def etsi_report(data: bytes, trust: list, at: dt.datetime | None = None) -> str | None:
+    """The ETSI TS 119 102-2 report of ``data`` as of ``at`` (default: now), or None when nothing was validated."""
     from signing.ltv import validate_archive
 
-    report = validate_archive(data, trust_roots=trust, at=at, etsi=True)
-    return write_report(pdf, report.etsi_xml) if report.etsi_xml else None
+    return validate_archive(data, trust_roots=trust, at=at, etsi=True).etsi_xml
+
+
+def report_for(pdf: Path, data: bytes, trust: list, at: dt.datetime | None = None) -> Path | None:
+    """Validate ``data`` (the archived bytes of ``pdf``) and write its ETSI report beside it (delivery, renewal)."""
+    xml = etsi_report(data, trust, at)
+    return write_report(pdf, xml) if xml else None
 
 
 @dataclass

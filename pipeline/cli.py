@@ -130,12 +130,13 @@ def run(state: State, once: bool, workers: int | None, node: str | None, metrics
 
 @cli.command()
 @click.option("--force", is_flag=True, help="overwrite an existing demo configuration")
+@click.option("--gost", is_flag=True, help="the head signs with a GOST R 34.10-2015 512-bit key (issue 16)")
 @click.pass_obj
-def demo(state: State, force: bool) -> None:
+def demo(state: State, force: bool, gost: bool) -> None:
     """Make a demo setup here (NOT FOR PRODUCTION) and drop example events into inbox/."""
     from .demo import make_demo
 
-    path = make_demo(Path.cwd(), force=force)
+    path = make_demo(Path.cwd(), force=force, gost=gost)
     click.echo(f"demo configuration: {path} (insecure: demo secrets inside, not for production)")
     click.echo("example events are in inbox/; next: qamqor run --once, then qamqor queue approve --all")
 

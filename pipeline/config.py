@@ -123,6 +123,8 @@ class PipelineTable(Table):
 class SigningTable(Table):
     level: Literal[LEVELS] = setting("B-B", "B-T")  # archive copies: B-LTA when a TSA is configured
     tsa_url: str | None = setting(None, "http://127.0.0.1:9778/tsa", validate_default=True)
+    # issue 16: the TSA for officers' GOST keys (Streebog-512 imprints, signed in GOST); absent: tsa_url
+    gost_tsa_url: str | None = setting(None, "http://127.0.0.1:9779/gost/tsa")
     trust_roots: tuple[str, ...] = array("var/demo-pki/root.cert.pem")
     check_revocation: bool = setting(False, False)
     auto_seal: bool = setting(True, True)  # receipts and portal notices are signed without an officer
@@ -263,6 +265,7 @@ class Officer:
 class SigningConfig:
     level: str = "B-B"  # B-B / B-T / B-LT / B-LTA (archive copies: B-LTA when a TSA is configured)
     tsa_url: str | None = None
+    gost_tsa_url: str | None = None  # issue 16: GOST keys' timestamps (else tsa_url)
     trust_roots: tuple[str, ...] = ()
     check_revocation: bool = False
     auto_seal: bool = True  # receipts and portal notices are sealed without an officer (issue 5 ¶4, ¶7)
@@ -372,6 +375,7 @@ class Config:
             signing=SigningConfig(
                 level=f.signing.level,
                 tsa_url=f.signing.tsa_url,
+                gost_tsa_url=f.signing.gost_tsa_url,
                 trust_roots=tuple(str((base / r).resolve()) for r in f.signing.trust_roots),
                 check_revocation=f.signing.check_revocation,
                 auto_seal=f.signing.auto_seal,

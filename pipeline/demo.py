@@ -71,6 +71,8 @@ def ensure_services(config) -> int | None:
     from urllib.parse import urlsplit
 
     url = urlsplit(config.signing.tsa_url or "")
+    if config.demo:
+        _ensure_gost_services(config)  # issue 16: the GOST PKI's TSA, OCSP and CRLs (qamqor demo --gost)
     pki_config = config.state / "demo-pki" / "certomancer.yml"
     if not config.demo or url.hostname != "127.0.0.1" or not url.port or not pki_config.is_file():
         return None
@@ -99,6 +101,37 @@ def ensure_services(config) -> int | None:
                               remedy=f"see {config.state / 'demo-services.log'}")
         time.sleep(0.1)  # waiting for a child server to listen
     return port
+
+
+def _ensure_gost_services(config) -> None:
+    """``qamqor demo --gost``: the GOST services (:mod:`signing.testing.gost_services`) on the port of
+    ``gost_tsa_url``, started as the RSA ones are, when nothing answers there yet."""
+    from urllib.parse import urlsplit
+
+    from signing.testing.gost_demo import services_command
+
+    url = urlsplit(config.signing.gost_tsa_url or "")
+    cmd = services_command(config.state / "demo-pki" / "gost", url.port or 0)
+    if cmd is None or url.hostname != "127.0.0.1" or not url.port:
+        return
+    proc = _services.get(url.port)
+    if (proc is not None and proc.poll() is None) or _listening(url.port):
+        return
+    log_file = open(config.state / "demo-services.log", "ab")  # noqa: SIM115 - the child's, for its life
+    proc = subprocess.Popen(cmd, cwd=config.state, stdout=log_file, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log_file.close()
+    _services[url.port] = proc
+    if len(_services) == 1:
+        atexit.register(_stop_services)
+    deadline = time.monotonic() + SERVICES_START_S
+    while not _listening(url.port):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            from .errors import ConfigError
+
+            raise ConfigError(f"the demo's GOST services did not start on 127.0.0.1:{url.port}",
+                              remedy=f"see {config.state / 'demo-services.log'}")
+        time.sleep(0.1)  # waiting for a child server to listen
 
 
 def example_files() -> list[Path]:
@@ -138,7 +171,17 @@ def _toml_value(v: Any) -> str:
     return json.dumps(str(v), ensure_ascii=False)
 
 
-def make_demo(root: Path, *, force: bool = False) -> Path:
+def _demo_verify_url() -> str:
+    """The QR address of the demo's documents: the public check page (``/v/…``) where ``qamqor serve`` listens by
+    default (``[web] host`` and ``port``)."""
+    from .config import WebTable
+
+    web = WebTable()
+    return f"http://{web.host}:{web.port}/v/{{document_id}}?k={{token}}"
+
+
+def make_demo(root: Path, *, force: bool = False, gost: bool = False) -> Path:
+    """``gost``: the head signs with a GOST 2015/512 key of the GOST test PKI (issue 16), the others RSA."""
     from signing.testing import create_demo_pki
 
     config_path = root / CONFIG_NAME
@@ -162,6 +205,13 @@ def make_demo(root: Path, *, force: bool = False) -> Path:
         provider_code=provider["code"], psc_code=psc["code"], people=overrides,
         url_prefix=f"http://127.0.0.1:{_demo_port()}",
     )
+    gost_demo = None
+    if gost:
+        from signing.testing.gost_demo import free_port, make_gost_demo
+
+        gost_demo = make_gost_demo(pki_dir / "gost", head=pki.officers["head"], port=free_port())
+    roots = [str(p.relative_to(root)) for p in pki.trust_roots]
+    roots += [str(gost_demo.root.relative_to(root))] if gost_demo else []
     lines = [
         "# qamqor DEMO configuration — NOT FOR PRODUCTION.",
         "# The officers' passwords sit in this file: insecure by design, for trying qamqor out.",
@@ -177,14 +227,23 @@ def make_demo(root: Path, *, force: bool = False) -> Path:
         "[pipeline]",
         "settle_seconds = 0.5",
         "",
+        "[service]",
+        "# the QR code opens the public check page of the local desk (`qamqor serve`), not a public address",
+        f"verify_url = {_toml_value(_demo_verify_url())}",
+        "",
         "[signing]",
         "# B-LTA, as an archive needs (issue 12): the demo's own TSA, OCSP and CRLs on 127.0.0.1, started by the",
         "# first demo command that signs (certomancer's Animator for var/demo-pki; its log: var/demo-services.log)",
         'level = "B-LTA"',
         f"tsa_url = {_toml_value(pki.tsa_url)}",
-        f"trust_roots = {_toml_value([str(p.relative_to(root)) for p in pki.trust_roots])}",
+        f"trust_roots = {_toml_value(roots)}",
+        *([f"gost_tsa_url = {_toml_value(gost_demo.tsa_url)}  # the GOST test PKI's TSA (the head's key)"]
+          if gost_demo else []),
         "",
     ]
+    def key_file(o) -> Path:  # --gost: the head's GOST key file (issue 16), the others' PKCS#12
+        return gost_demo.key_file if gost_demo and o.id == "head" else Path(o.p12)
+
     for o in pki.officers.values():
         who = overrides.get(o.id, {})
         lines += [
@@ -197,14 +256,49 @@ def make_demo(root: Path, *, force: bool = False) -> Path:
             f"position_kk = {_toml_value(who.get('position_kk', 'Демо лауазымы'))}",
             f"position_ru = {_toml_value(who.get('position_ru', 'Демо-должность'))}",
             'backend = "pkcs12"',
-            f"key = {_toml_value(str(Path(o.p12).resolve().relative_to(root.resolve())))}",
+            f"key = {_toml_value(str(Path(key_file(o)).resolve().relative_to(root.resolve())))}",
             f"secret_env = {_toml_value('QAMQOR_SECRET_' + o.id.upper().replace('-', '_'))}",
-            f"secret = {_toml_value(o.password)}  # demo only",
+            f"secret = {_toml_value(gost_demo.password if gost_demo and o.id == 'head' else o.password)}"
+            "  # demo only",
             "",
         ]
+    accounts = demo_web_accounts(pki.officers.values())
+    lines += _web_account_lines(accounts)
     config_path.write_text("\n".join(lines), encoding="utf-8")
+    print_web_accounts(accounts)
     inbox = root / "inbox"
     inbox.mkdir(exist_ok=True)
     for f in files:
         shutil.copyfile(f, inbox / f"{f.parent.name}-{f.name}")
     return config_path
+
+
+# --- the desk's demo accounts (issue 15 #1) ------------------------------------------------------------------
+#: who signs in to the demo desk: every officer but the provider's system seal (it is a key, not a person)
+WEB_ROLES = ("head", "inspector", "operator")
+
+
+def demo_web_accounts(officers: Any) -> list[dict[str, str]]:
+    """One desk account per demo officer, with a known demo password (``<id>-demo``): NOT FOR PRODUCTION."""
+    return [{"officer": o.id, "name": o.name, "iin": o.iin or "", "role": o.role, "password": f"{o.id}-demo"}
+            for o in officers if o.role in WEB_ROLES]
+
+
+def _web_account_lines(accounts: list[dict[str, str]]) -> list[str]:
+    from .web.passwords import hash_password
+
+    lines = ["# the desk (qamqor serve): sign in by login or IIN; the demo passwords are printed by `qamqor demo`"]
+    for a in accounts:
+        lines += ["[[web.accounts]]", f"officer = {_toml_value(a['officer'])}  # password: {a['password']} (demo only)",
+                  f"password_hash = {_toml_value(hash_password(a['password']))}", ""]
+    return lines
+
+
+def print_web_accounts(accounts: list[dict[str, str]], out: Any = None) -> None:
+    """The demo desk's accounts, once, grouped by role (the output of ``qamqor demo`` and so of ``make run``)."""
+    out = out or sys.stdout
+    print("the desk (qamqor serve, http://127.0.0.1:8480): sign in by login or IIN — demo passwords:", file=out)
+    for role in WEB_ROLES:
+        for a in (a for a in accounts if a["role"] == role):
+            print(f"  {role:<10} login {a['officer']:<12} IIN {a['iin']:<12}  password {a['password']}  ({a['name']})",
+                  file=out)

@@ -22,8 +22,8 @@ CHECKPOINTS = (
     "signed-written",     # the signed PDF is in the work folder, the journal does not know yet
     "signed",             # journaled as signed
     "delivery-planned",   # the routes are journaled, no file written
-    "delivered-pdf",      # a route's PDF is in place, its manifest not yet
-    "delivered-route",    # one route complete, others may not be
+    "delivered-pdf",      # every route's PDF (and the archive's report) in place, no manifest yet
+    "delivered-route",    # every route's manifest in place, the journal does not know yet
     "delivered",          # the document is journaled as delivered
 )
 

@@ -48,8 +48,38 @@ def atomic_write(path: Path, data: bytes) -> None:
     fsync_dir(path.parent)
 
 
+def atomic_write_all(items: list[tuple[Path, bytes]]) -> None:
+    """Write several files as :func:`atomic_write` writes one, with their syncs together (#13: a delivery's five
+    files cost five pairs of fsyncs, most of the driver's wall time per document): every file's data is made
+    durable before any is renamed into place, then each folder once.  No reader sees a partial file; a crash
+    leaves some of them in place, never half of one."""
+    tmps = []
+    try:
+        for path, data in items:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
+            tmps.append(tmp)
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for tmp, (path, _) in zip(tmps, items, strict=True):
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in tmps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    for folder in dict.fromkeys(path.parent for path, _ in items):
+        fsync_dir(folder)
+
+
+def json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write(path, (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    atomic_write(path, json_bytes(obj))
 
 
 def route_dir(outbox: Path, route: str, *, case_id: str, applicant_iin: str, psc: str | None, provider: str,

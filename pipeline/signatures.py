@@ -242,7 +242,8 @@ class Signatures:
             ensure_services(self.config)
         s = self.config.signing
         return signing.SigningOptions(
-            level=s.level, tsa_url=s.tsa_url, trust_roots=list(s.trust_roots), check_revocation=s.check_revocation,
+            level=s.level, tsa_url=s.tsa_url, gost_tsa_url=s.gost_tsa_url, trust_roots=list(s.trust_roots),
+            check_revocation=s.check_revocation,
             allowed_roles={role: set(kinds) for role, kinds in self.signers.items()},
         )
 

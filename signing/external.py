@@ -252,14 +252,12 @@ class ExternalSigner:
 
     async def async_finish(self, prepared: PreparedSignature, cms: bytes) -> bytes:
         ci, signer_info = _detached_cms(cms)
-        sid = signer_info["sid"]
         cert = prepared.certificate
-        if sid.name == "issuer_and_serial_number":
-            ok = sid.chosen["serial_number"].native == cert.serial_number and sid.chosen["issuer"] == cert.issuer
-        else:
-            ok = sid.chosen.native == cert.key_identifier
-        if not ok:
-            raise SigningFailed("the CMS was signed with another certificate than the one the policy checked")
+        if not _names(signer_info["sid"], cert):
+            # NCALayer shows only keys matching signerParams, but the officer may still pick another allowed one
+            other = next((c.chosen for c in ci["content"]["certificates"] or ()
+                          if c.name == "certificate" and _names(signer_info["sid"], c.chosen)), None)
+            raise WrongSigner(other)
 
         output = BytesIO(prepared.document)
         own_timestamp = "signature_time_stamp_token" in _unsigned_attr_types(signer_info)
@@ -308,6 +306,26 @@ class ExternalSigner:
         )
         if status is None or not (status.intact and status.valid):
             raise SigningFailed("the outside CMS does not verify over the prepared document")
+
+
+class WrongSigner(SigningFailed):
+    """The outside CMS was made with another key than the certificate the policy checked (another officer's);
+    ``signer_name`` is the common name of the certificate it was made with, when the CMS carries it."""
+
+    code = "E-SIGN-OTHER-KEY"
+    remedy = "sign with the key of the officer who approved the document"
+
+    def __init__(self, certificate: asn1_x509.Certificate | None):
+        self.signer_name = "" if certificate is None else str(certificate.subject.native.get("common_name", ""))
+        super().__init__("the CMS was signed with another certificate than the one the policy checked"
+                         + (f" ({self.signer_name})" if self.signer_name else ""))
+
+
+def _names(sid: asn1_cms.SignerIdentifier, cert: asn1_x509.Certificate) -> bool:
+    """Whether a SignerInfo's ``sid`` names ``cert`` (issuer and serial, or the key identifier)."""
+    if sid.name == "issuer_and_serial_number":
+        return sid.chosen["serial_number"].native == cert.serial_number and sid.chosen["issuer"] == cert.issuer
+    return sid.chosen.native == cert.key_identifier
 
 
 def _detached_cms(cms: bytes) -> tuple[asn1_cms.ContentInfo, asn1_cms.SignerInfo]:

@@ -53,9 +53,10 @@ _SIGNATURE = {"algorithm": gost.SIG_NAMES[gost.SIG_2015_512], "parameters": core
 # --- making -------------------------------------------------------------------------------------------------
 
 
-def _signed_attrs(digest: bytes, cert: asn1_x509.Certificate, signing_time: dt.datetime) -> asn1_cms.CMSAttributes:
+def _signed_attrs(digest: bytes, cert: asn1_x509.Certificate, signing_time: dt.datetime,
+                  content_type: str = "data") -> asn1_cms.CMSAttributes:
     attrs = [
-        asn1_cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
+        asn1_cms.CMSAttribute({"type": "content_type", "values": [content_type]}),
         asn1_cms.CMSAttribute({"type": "signing_time",
                                "values": [asn1_cms.Time({"utc_time": signing_time.astimezone(dt.UTC)})]}),
         asn1_cms.CMSAttribute({"type": "signing_certificate_v2", "values": [{
@@ -72,17 +73,21 @@ def _signed_attrs(digest: bytes, cert: asn1_x509.Certificate, signing_time: dt.d
 
 def sign_digest_cms(digest: bytes, *, key: gost.GostPrivateKey, cert: asn1_x509.Certificate,
                     chain: Iterable[asn1_x509.Certificate] = (), crls: Iterable[asn1_crl.CertificateList] = (),
-                    signing_time: dt.datetime | None = None) -> asn1_cms.ContentInfo:
-    """A detached CAdES-BES SignedData over a Streebog-512 ``digest`` of the data (NCALayer's layout)."""
+                    signing_time: dt.datetime | None = None, content_type: str = "data",
+                    content: core.Asn1Value | None = None) -> asn1_cms.ContentInfo:
+    """A detached CAdES-BES SignedData over a Streebog-512 ``digest`` of the data (NCALayer's layout).
+
+    ``content_type``/``content``: an attached content instead (a timestamp token's TSTInfo,
+    :mod:`signing.gost_tsp`)."""
     signing_time = signing_time or dt.datetime.now(dt.UTC)
-    signed_attrs = _signed_attrs(digest, cert, signing_time)
+    signed_attrs = _signed_attrs(digest, cert, signing_time, content_type)
     signature = key.sign(signed_attrs.dump())  # the signed attributes as a SET (tag 0x31)
     certs = [cert] + [c for c in chain if c.dump() != cert.dump()]
     crl_list = [asn1_cms.RevocationInfoChoice(name="crl", value=c) for c in crls]
     signed_data = asn1_cms.SignedData({
-        "version": "v1",
+        "version": "v1" if content_type == "data" else "v3",  # RFC 5652 §5.1: v3 when eContentType is not id-data
         "digest_algorithms": [_DIGEST],
-        "encap_content_info": {"content_type": "data"},
+        "encap_content_info": {"content_type": content_type, "content": content},
         "certificates": [asn1_cms.CertificateChoices(name="certificate", value=c) for c in certs],
         "crls": crl_list or None,
         "signer_infos": [{
@@ -150,9 +155,13 @@ def _attr(signed_attrs, name: str):
 async def async_verify_signed_data(
     signed_data: asn1_cms.SignedData, digest: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
     at: dt.datetime | None = None, extra_crls: Iterable[asn1_crl.CertificateList] = (),
-    extra_certs: Iterable[asn1_x509.Certificate] = (),
+    extra_certs: Iterable[asn1_x509.Certificate] = (), extra_ocsps: Iterable = (), content_type: str = "data",
+    key_usage: frozenset[str] = frozenset({"non_repudiation"}), extended_key_usage: frozenset[str] | None = None,
 ) -> GostVerdict:
-    """Verify a GOST SignerInfo against the Streebog-512 ``digest`` of the signed data (module docstring)."""
+    """Verify a GOST SignerInfo against the Streebog-512 ``digest`` of the signed data (module docstring).
+
+    ``extra_*``: validation data from elsewhere (a PDF's DSS); ``content_type``, ``key_usage`` and
+    ``extended_key_usage``: what a timestamp token's signer must be instead (:mod:`signing.gost_tsp`)."""
     infos = list(signed_data["signer_infos"])
     if len(infos) != 1:
         return _fail("FORMAT_FAILURE", f"expected one SignerInfo, found {len(infos)}")
@@ -183,8 +192,8 @@ async def async_verify_signed_data(
     md = _attr(attrs, "message_digest")
     if md is None or not gost.same(md.native, digest):
         return _fail("HASH_FAILURE", "the signed data were changed (the Streebog-512 digest differs)", **kw)
-    if _attr(attrs, "content_type") is None or _attr(attrs, "content_type").native != "data":
-        return _fail("FORMAT_FAILURE", "contentType is missing or not id-data", **kw)
+    if _attr(attrs, "content_type") is None or _attr(attrs, "content_type").native != content_type:
+        return _fail("FORMAT_FAILURE", f"contentType is missing or not {content_type}", **kw)
     if not gost.verify(signer.public_key, attrs.untag().dump(), si["signature"].native):
         return _fail("SIG_CRYPTO_FAILURE", "the GOST signature does not verify", **kw)
     scv2 = _attr(attrs, "signing_certificate_v2")
@@ -196,12 +205,13 @@ async def async_verify_signed_data(
                                   "signingCertificateV2 does not name the signer's certificate", **kw)
     crls = [c.chosen for c in signed_data["crls"] or [] if c.name == "crl"] + list(extra_crls)
     moment = at or dt.datetime.now(dt.UTC)
-    vc = ValidationContext(trust_roots=list(trust_roots), crls=crls, revocation_mode="hard-fail", moment=moment,
+    vc = ValidationContext(trust_roots=list(trust_roots), crls=crls, ocsps=list(extra_ocsps),
+                           revocation_mode="hard-fail", moment=moment, retroactive_revinfo=True,
                            allow_fetching=False, signature_validator=gost.KzGostSignatureValidator())
     validator = CertificateValidator(signer, intermediate_certs=[c for c in certs if c is not signer],
                                      validation_context=vc)
     try:
-        path = await validator.async_validate_usage({"non_repudiation"})
+        path = await validator.async_validate_usage(set(key_usage), set(extended_key_usage or ()) or None)
     except PathBuildingError as e:
         return _indeterminate("NO_CERTIFICATE_CHAIN_FOUND", str(e), **kw)
     except RevokedError as e:
@@ -284,23 +294,9 @@ async def async_verify_pdf_gost(data: bytes, embedded_sig, *, trust_roots: Itera
     return verdict
 
 
-async def async_ltv_signature(reader, embedded_sig, trust_roots, at: dt.datetime):
-    """The archive's verdict (:class:`signing.ltv.LtvSignature`) on one embedded GOST signature."""
-    from .ltv import LtvSignature
-    from .policy import CertificateIdentity
+async def async_ltv_signature(reader, embedded_sig, trust_roots, at: dt.datetime, *, etsi: bool = False):
+    """The archive's verdict (:class:`signing.ltv.LtvSignature`) on one embedded GOST signature (with its
+    timestamps and the DSS), and with ``etsi`` its ETSI report: :func:`signing.gost_pades.ltv_signature`."""
+    from .gost_pades import ltv_signature
 
-    reader.stream.seek(0)
-    data = reader.stream.read()
-    try:
-        v = await async_verify_pdf_gost(data, embedded_sig, trust_roots=trust_roots, at=at)
-    except Exception as e:  # noqa: BLE001 - a signature we cannot read is a finding, not a crash
-        return LtvSignature(field=embedded_sig.field_name, indication="TOTAL-FAILED",
-                            subindication="FORMAT_FAILURE", message=str(e))
-    out = LtvSignature(field=embedded_sig.field_name, indication=v.indication, subindication=v.subindication,
-                       message=(f"{v.algorithm}: {v.message}" if v.message else None))
-    if v.signer is not None:
-        ident = CertificateIdentity.of(v.signer)
-        out.signer_name, out.signer_iin, out.signer_bin = ident.name, ident.iin, ident.bin
-        out.certificate_serial, out.issuer = ident.serial_hex, ident.issuer
-        out.certificate_valid_until = v.signer.not_valid_after.astimezone(dt.UTC).isoformat()
-    return out
+    return await ltv_signature(reader, embedded_sig, trust_roots, at, etsi=etsi)  # (verdict, xml or None)

@@ -163,6 +163,14 @@ def load_pkcs12(path, password: bytes | str) -> SigningKey:
     """Open a PKCS#12 file (NCA ``RSA256_*.p12``) once; the parsed key is kept for the whole batch."""
     if isinstance(password, str):
         password = password.encode()
+    from .gost_keys import is_gost_key_file, load_gost_key  # issue 16: an officer's GOST key file
+
+    try:
+        head = Path(path).read_bytes()[:4096]
+    except OSError:
+        head = b""
+    if is_gost_key_file(head):
+        return load_gost_key(path, password)
     return Pkcs12Key(Path(path), password)
 
 

@@ -321,20 +321,21 @@ def _quiet_engine():
 
 async def _validate_each(reader, sigs, roots, online: bool, timing, report: LtvReport, xmls: list,
                          etsi: bool) -> None:
-    # the strict policy first (status data issued after each archive timestamp: what lets the time slide
-    # reach back past an expired TSA certificate); when it does not pass, the TSA status the file carries,
-    # however old, as DSS takes it (module docstring) — the better of the two verdicts stands
-    specs = [validation_spec(roots, online=online, lenient_tsa=False), validation_spec(roots, online=online)]
+    # the better of two readings stands (module docstring): the TSA status the file carries, however old, as
+    # DSS takes it — what passes a freshly signed B-LTA at once, so one validation per fresh document (#13) —
+    # and, when that does not pass, the strict policy (status data issued after each archive timestamp: what
+    # lets the time slide reach back past an expired TSA certificate), whose verdict stands unless it passes
+    lenient, strict = validation_spec(roots, online=online), validation_spec(roots, online=online, lenient_tsa=False)
     for sig in sigs:
         if is_gost_cms(sig.signed_data):  # issue 16: pyca has no Streebog, so GOST is verified in signing.gost_cms
-            report.signatures.append(await async_ltv_signature(reader, sig, roots, timing.validation_time))
+            verdict, xml = await async_ltv_signature(reader, sig, roots, timing.validation_time, etsi=etsi)
+            report.signatures.append(verdict)
+            xmls += [xml] if etsi else []
             continue
         try:
-            result = await ades_lta_validation(sig, specs[0], timing_info=timing)
+            result = await ades_lta_validation(sig, lenient, timing_info=timing)
             if result.ades_subindic.status != AdESStatus.PASSED:
-                second = await ades_lta_validation(sig, specs[1], timing_info=timing)
-                if second.ades_subindic.status == AdESStatus.PASSED:
-                    result = second
+                result = await ades_lta_validation(sig, strict, timing_info=timing)
         except Exception as e:  # noqa: BLE001 - a signature the engine cannot read is a finding, not a crash
             report.signatures.append(LtvSignature(field=sig.field_name, indication="TOTAL-FAILED",
                                                   subindication="FORMAT_FAILURE", message=str(e)))

@@ -72,6 +72,7 @@ class SigningOptions:
     allowed_roles: Mapping[str, Collection[str]] = field(kw_only=True)
     level: Level = "B-B"
     tsa_url: str | None = None
+    gost_tsa_url: str | None = None  # issue 16: the TSA for GOST keys' signatures (Streebog-512); else tsa_url
     trust_roots: list = field(default_factory=list)
     check_revocation: bool = False
     certify: bool = False  # the first signature of a document: DocMDP "form filling and signing" after it
@@ -249,6 +250,12 @@ async def async_sign_pdf(
     organisation_bin: str | None = None,
 ) -> bytes:
     _check_approval(pdf, approved_sha256)
+    if getattr(key, "algorithm", None) == "gost2015_512":  # issue 16: pyHanko cannot sign GOST (signing.gost_sign)
+        from .gost_sign import async_sign_pdf_gost_key
+
+        return await async_sign_pdf_gost_key(pdf, field=field, key=key, officer_iin=officer_iin,
+                                             document_kind=document_kind, stamp=stamp, options=options,
+                                             organisation_bin=organisation_bin)
     async with _Session(options) as s:
         ident = await _check_policy(
             key.certificate, key.chain, officer_iin=officer_iin, document_kind=document_kind, options=options,

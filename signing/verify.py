@@ -21,6 +21,7 @@ from pyhanko.sign.validation import async_validate_pdf_signature, async_validate
 from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko_certvalidator import ValidationContext
 
+from .gost_cms import is_gost_cms  # issue 16 (importing it registers the Kazakh OIDs)
 from .policy import CertificateIdentity, VerificationPolicy, load_trust_roots, trust_problem, validity_problem
 
 
@@ -137,6 +138,16 @@ async def async_verify_pdf(
     reports = []
     for sig in sigs:
         is_ts = sig.sig_object_type == "/DocTimeStamp"
+        if is_gost_cms(sig.signed_data):  # issue 16: pyca has no Streebog, so GOST is verified in signing.gost_pades
+            from .gost_pades import signature_report
+
+            try:
+                reports.append(await signature_report(reader, data, sig, roots, has_revinfo=has_revinfo))
+            except Exception as e:  # noqa: BLE001 - a broken signature is a finding, not a crash
+                reports.append(SignatureReport(field=sig.field_name, kind="document_timestamp" if is_ts else "signature",
+                                               intact=False, valid=False, trusted=False,
+                                               problems=[f"cannot validate: {e}"]))
+            continue
         try:
             if is_ts:
                 status = await async_validate_pdf_timestamp(sig, validation_context=vc)

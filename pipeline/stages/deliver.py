@@ -20,17 +20,19 @@ from ..core.lifecycle import RESULT_KINDS, DeliveryStatus, DocumentStatus
 from ..faults import checkpoint
 from ..journal import store
 from ..locks import document_lock
-from ..outbox import atomic_write, atomic_write_json, route_dir, sha256
+from ..outbox import atomic_write_all, json_bytes, route_dir, sha256
 from ..services import Services
+from ..verify_links import verify_url
 
 log = logging.getLogger("qamqor.deliver")
 
 HANDOFF_ROUTE = "provider-handoff"  # ¶16: not a copy of the document, a hand-off for the allowance service
 
 
-def manifest(doc: store.DocumentRow, route: str, pdf_sha: str) -> dict[str, Any]:
+def manifest(doc: store.DocumentRow, route: str, pdf_sha: str, verify: str | None = None) -> dict[str, Any]:
     """The sidecar of contract.md: case_id, document, language, sha256, signed_by, signed_at,
-    signature_level, source_event_id, route."""
+    signature_level, source_event_id, route; and ``verify_url``, the address the document's QR code prints
+    (issue 15 #8: a consumer can hand it on without reading the PDF)."""
     last = doc.signed_by[-1] if doc.signed_by else {}
     return {
         "case_id": doc.case_id,
@@ -47,6 +49,7 @@ def manifest(doc: store.DocumentRow, route: str, pdf_sha: str) -> dict[str, Any]
         "signature_level": doc.signature_level,
         "source_event_id": doc.event_id,
         "route": route,
+        "verify_url": verify,
     }
 
 
@@ -92,20 +95,23 @@ def handoff(services: Services, doc: store.DocumentRow, pdf_sha: str) -> dict[st
     }
 
 
-def archive_report(services: Services, path: Path, data: bytes) -> Path | None:
-    """The archive route keeps the ETSI TS 119 102-2 validation report beside each PDF (issue 12 #4), made as of
-    delivery against the configured trust roots; renewals write it again.  A report that cannot be made is
-    logged and the delivery goes on (the PDF is the evidence, the report a reading of it)."""
-    from ..archive import report_for
+def archive_report(services: Services, path: Path, data: bytes, work_file: Path) -> tuple[Path, bytes] | None:
+    """The archive route keeps the ETSI TS 119 102-2 validation report beside each PDF (issue 12 #4), against
+    the configured trust roots: the one the render worker made as it signed (beside the signed work file, #13),
+    else made now; renewals write it again.  Returns where it goes and its bytes.  A report that cannot be made
+    is logged and the delivery goes on (the PDF is the evidence, the report a reading of it)."""
+    from ..archive import REPORT_SUFFIX, etsi_report, ready_report
 
     roots = list(services.config.signing.trust_roots)
     if not roots:
         return None
     try:
-        return report_for(path, data, roots)
+        ready = ready_report(work_file)
+        xml = ready.read_bytes() if ready.exists() else (etsi_report(data, roots) or "").encode("utf-8")
     except Exception:  # noqa: BLE001 - never lose a delivery over its report
         log.warning("no ETSI report for %s", path, exc_info=True)
         return None
+    return (path.with_name(path.name + REPORT_SUFFIX), xml) if xml else None
 
 
 def deliver(services: Services, document_id: str) -> None:
@@ -125,23 +131,27 @@ def _deliver_locked(services: Services, doc: store.DocumentRow) -> None:
     with services.journal.tx() as conn:
         store.plan_deliveries(conn, doc_id, [(route, str(path)) for route, path in plan(services, doc)])
     checkpoint("delivery-planned")
-    done = []
-    for d in store.deliveries_of(services.journal, doc_id):
-        if d.status == DeliveryStatus.DONE:
-            continue
-        ensure_mine(services.journal)  # several nodes: a node another took over from writes nothing (issue 10)
+    done = [d for d in store.deliveries_of(services.journal, doc_id) if d.status != DeliveryStatus.DONE]
+    # every route's PDF (and the archive's report) first, then the manifests that announce them: a consumer that
+    # sees a manifest finds its PDF complete; each group written with its syncs together (#13)
+    files, manifests = [], []
+    for d in done:
         path = Path(d.path)
         if d.route == HANDOFF_ROUTE:
-            atomic_write_json(path, handoff(services, doc, pdf_sha))
-        else:
-            if not (path.exists() and sha256(path.read_bytes()) == pdf_sha):
-                atomic_write(path, data)
-            checkpoint("delivered-pdf")
-            if d.route == "archive":
-                archive_report(services, path, data)
-            atomic_write_json(path.with_suffix(".json"), manifest(doc, d.route, pdf_sha))
-        done.append(d)
-        checkpoint("delivered-route")
+            manifests.append((path, json_bytes(handoff(services, doc, pdf_sha))))
+            continue
+        if not (path.exists() and sha256(path.read_bytes()) == pdf_sha):
+            files.append((path, data))
+        if d.route == "archive" and (report := archive_report(services, path, data, Path(doc.pdf_path or ""))):
+            files.append(report)
+        manifests.append((path.with_suffix(".json"),
+                          json_bytes(manifest(doc, d.route, pdf_sha, verify_url(services.config, doc.document_id)))))
+    ensure_mine(services.journal)  # several nodes: a node another took over from writes nothing (issue 10)
+    atomic_write_all(files)
+    checkpoint("delivered-pdf")
+    ensure_mine(services.journal)
+    atomic_write_all(manifests)
+    checkpoint("delivered-route")
     # One transaction for every route and the document: the planned rows already say where each file goes, so
     # a crash before it only makes the next run write the same bytes to the same names again.
     with services.journal.tx() as conn:

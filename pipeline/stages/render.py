@@ -61,6 +61,7 @@ class WorkerSignature(NamedTuple):
     officer: str  #: who signed (the officer's id)
     pdf: bytes  #: the signed PDF
     info: dict[str, Any]  #: the ``signed_by`` entry
+    report: str | None = None  #: the archive's ETSI report of ``pdf``, made in the worker (#13; issue 12 #4)
 
 
 class RenderResult(NamedTuple):
@@ -227,7 +228,22 @@ def _sign_in_worker(job: RenderJob, result: RenderResult) -> RenderResult:
         return result._replace(signature_failure=err.one_line())
     except Exception as exc:  # noqa: BLE001 - reported per document
         return result._replace(signature_failure=f"{type(exc).__name__}: {exc}")
-    return result._replace(signature=WorkerSignature(field, officer.id, signed, info))
+    return result._replace(signature=WorkerSignature(field, officer.id, signed, info, _report(config, signed)))
+
+
+def _report(config: Config, signed: bytes) -> str | None:
+    """The archive route's ETSI report (issue 12 #4), made here beside the signature rather than at delivery in
+    the driver (#13: the validation was most of the driver's time per document).  None when it cannot be made:
+    the delivery then makes it."""
+    from ..archive import etsi_report
+
+    if not config.signing.trust_roots:
+        return None
+    try:
+        return etsi_report(signed, list(config.signing.trust_roots))
+    except Exception:  # noqa: BLE001 - a reading of the evidence, never a reason to lose the signature
+        log.warning("no ETSI report for %s in the worker", config.source, exc_info=True)
+        return None
 
 
 # --- back in the main process: the store ---------------------------------------------------------------------

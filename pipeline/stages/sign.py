@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import clock
+from ..archive import ready_report
 from ..cluster import fencing
 from ..config import Officer
 from ..core import lifecycle
@@ -21,7 +22,7 @@ from ..errors import NotFound, QamqorError, StateConflict, TransientError
 from ..faults import checkpoint
 from ..journal import store
 from ..locks import document_lock
-from ..outbox import atomic_write, sha256
+from ..outbox import atomic_write_all, sha256
 from ..services import Services
 from ..signatures import SignatureBackend, SignRequest
 from ..verify_links import verify_url
@@ -137,8 +138,9 @@ def sign(services: Services, document_id: str, backend: SignatureBackend, *,
 
 
 def _store(services: Services, doc: store.DocumentRow, field: str, officer: Officer, signed: bytes,
-           info: dict[str, Any], *, adopted: bool = False) -> dict[str, Any]:
-    """Write the signed work file (unless a crash left it there already) and journal the signature."""
+           info: dict[str, Any], *, adopted: bool = False, report: str | None = None) -> dict[str, Any]:
+    """Write the signed work file (unless a crash left it there already) and journal the signature; a
+    ``report`` (the ETSI validation report the worker made of ``signed``) goes beside it for the delivery."""
     out = services.dirs.documents / f"{doc.document_id}.s{doc.signatures_done + 1}{fencing.tag()}.pdf"
     fencing.ensure_mine(services.journal)  # several nodes: a stale node writes nothing (issue 10)
     current = store.get_document(services.journal, doc.document_id)
@@ -146,7 +148,8 @@ def _store(services: Services, doc: store.DocumentRow, field: str, officer: Offi
             or current.status not in lifecycle.AWAITING_SIGNATURE):
         raise StateConflict(f"{doc.document_id} changed while it was being signed", remedy="look at it again")
     if not adopted:
-        atomic_write(out, signed)
+        report_file = [(ready_report(out), report.encode("utf-8"))] if report else []
+        atomic_write_all([*report_file, (out, signed)])
     checkpoint("signed-written")
     entry = {**info, "field": field, "officer": officer.id, "service_at": clock.now().isoformat()}
     with services.journal.tx() as conn:
@@ -167,7 +170,8 @@ def store_worker_signature(services: Services, document_id: str, result: RenderR
     if result.signature is not None:
         officer = services.config.officer(result.signature.officer)
         with document_lock(services.dirs.documents, document_id):
-            _store(services, doc, result.signature.field, officer, result.signature.pdf, result.signature.info)
+            _store(services, doc, result.signature.field, officer, result.signature.pdf, result.signature.info,
+                   report=result.signature.report)
     elif result.signature_failure is not None:
         _failed(services, doc, result.signature_failure, transient=result.signature_transient)
     else:

@@ -14,6 +14,7 @@ from ..core import rules
 from ..journal import store
 from ..outbox import atomic_write, atomic_write_json, sha256
 from ..services import Services
+from ..verify_links import verify_url
 from .deliver import manifest, route_folder, signed_on
 
 
@@ -41,7 +42,8 @@ def move_result(services: Services, state: rules.CaseState, *, to: str, day: dt.
         dst = route_folder(services, case, to, signed_on(doc)) / f"{doc.document_id}.pdf"
         if not (dst.exists() and sha256(dst.read_bytes()) == pdf_sha):
             atomic_write(dst, data)
-        atomic_write_json(dst.with_suffix(".json"), manifest(doc, to, pdf_sha))
+        atomic_write_json(dst.with_suffix(".json"),
+                          manifest(doc, to, pdf_sha, verify_url(services.config, doc.document_id)))
         record = {
             "format": "qamqor.transfer/1", "paragraph": "¶14", "case_id": state.case_id,
             "document_id": doc.document_id, "sha256": pdf_sha, "from": src_route, "to": to,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -29,25 +29,69 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..config import Config
-from .desk import HERE, Desk, desk_of
+from .desk import HERE, Desk, desk_of, flash, safe_next
 from .i18n import translator
 from .middleware import BodyLimit, SecurityHeaders
 from .pages import cases, documents, ncalayer, ops, public, queue, session
 from .settings import WebSettings
+from .words import error_words
 
 log = logging.getLogger("qamqor.web")
+
+
+def _back(request: Request, form: Any = None) -> str:
+    """The page an action was posted from (its form's ``back`` field, or the Referer on this site)."""
+    if form is not None and form.get("back"):
+        return safe_next(str(form.get("back")))
+    ref = urlsplit(request.headers.get("referer", ""))
+    if ref.netloc and ref.netloc != request.url.netloc:
+        return "/queue"
+    return safe_next(ref.path + (f"?{ref.query}" if ref.query else "")) if ref.path else "/queue"
+
+
+async def _keep_draft(request: Request) -> str:
+    """What the officer typed into the form that could not be taken (no secrets), kept in the session for the
+    page it came from; returns that page."""
+    try:
+        form = await request.form()
+    except Exception:  # an unreadable body: nothing to keep
+        return _back(request)
+    back = _back(request, form)
+    fields = {k: str(v)[:2000] for k, v in form.multi_items() if k not in KEPT_OUT and isinstance(v, str)}
+    if fields:
+        request.session["draft"] = {"path": urlsplit(back).path, "fields": fields}
+    return back
+
+
+#: never kept from a form: the token, passwords and PINs
+KEPT_OUT = ("csrf", "secret", "password", "doc", "back")
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     desk = desk_of(request)
+    lang = desk.language(request)
+    t = translator(lang)
+    wants_json = request.headers.get("accept", "").startswith("application/json")
     if exc.status_code == 401:
-        if request.headers.get("accept", "").startswith("application/json") or request.method != "GET":
-            return JSONResponse({"ok": False, "error": "sign in first"}, status_code=401)
-        return RedirectResponse("/login?" + urlencode({"next": request.url.path}), status_code=303)
-    t = translator(desk.language(request))
-    message = {403: t("error.forbidden"), 404: t("error.not_found")}.get(exc.status_code, exc.detail)
-    return desk.render(request, "error.html", status=exc.status_code, message=message)
+        if wants_json:  # the page's script: it says so in words and sends the officer to sign in
+            return JSONResponse({"ok": False, "error": error_words("W-SESSION", lang), "login": "/login"},
+                                status_code=401)
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method != "GET":
+            back = await _keep_draft(request)
+            flash(request, "warning", t("session.expired_kept"))
+        return RedirectResponse("/login?" + urlencode({"next": back}), status_code=303)
+    if exc.status_code == 403 and exc.detail == "CSRF":  # a form left open too long, or from another tab
+        if wants_json:
+            return JSONResponse({"ok": False, "error": error_words("W-STALE-FORM", lang)}, status_code=403)
+        back = await _keep_draft(request)  # kept: the page it came from shows it again, with a fresh token
+        return desk.render(request, "error.html", status=403, message=error_words("W-STALE-FORM", lang)["text"],
+                           code="W-STALE-FORM", back=back)
+    message = {403: t("error.forbidden"), 404: t("error.not_found"),
+               405: t("error.method")}.get(exc.status_code, t("error.bad_request"))
+    return desk.render(request, "error.html", status=exc.status_code, message=message,
+                       code=f"HTTP-{exc.status_code}")
 
 
 ROUTES = [
@@ -57,11 +101,13 @@ ROUTES = [
     Route("/logout", session.logout, methods=["POST"]),
     Route("/lang/{lang}", session.set_language),
     Route("/queue", queue.queue_page),
+    Route("/queue/confirm", queue.confirm_page),
     Route("/queue/approve", queue.approve, methods=["POST"]),
     Route("/results", queue.results_page),
     Route("/documents/{document_id}", documents.document_page),
     Route("/documents/{document_id}/pdf", documents.document_pdf),
     Route("/documents/{document_id}/page/{page:int}.png", documents.document_png),
+    Route("/documents/{document_id}/{sha256}/page/{page:int}.png", documents.document_png),
     Route("/documents/{document_id}/reject", documents.reject, methods=["POST"]),
     Route("/external/prepare", ncalayer.external_prepare, methods=["POST"]),
     Route("/external/finish", ncalayer.external_finish, methods=["POST"]),

@@ -83,18 +83,35 @@ class Accounts:
         self.lockout = Lockout(journal, settings.lockout_failures, settings.lockout_minutes, clock,
                                settings.lockout_client_failures)
 
+    def accounts_named(self, name: str) -> list[str]:
+        """The accounts a typed name means: a login (the officer's id), or an officer's IIN (issue 15 #1) —
+        an IIN may name more than one account (one officer with a key file and with NCALayer)."""
+        name = name.strip()
+        if name in self.by_id:
+            return [name]
+        if name.isdigit() and len(name) == 12:
+            return [o.id for o in self.config.officers if o.iin == name and o.id in self.by_id]
+        return []
+
     def sign_in(self, officer_id: str, password: str, client: str | None = None) -> tuple[Officer | None, float]:
-        """The officer, or None and the seconds of a lock-out still to run (0: simply wrong)."""
-        key = officer_id.strip().lower()
-        left = self.lockout.begin(key, client)
+        """The officer, or None and the seconds of a lock-out still to run (0: simply wrong).  Each account the
+        name may mean is counted (a lock-out is not dodged by typing the IIN instead of the login)."""
+        ids = self.accounts_named(officer_id)
+        keys = [i.lower() for i in ids] or [officer_id.strip().lower()]
+        left = max(self.lockout.begin(key, client if n == 0 else None) for n, key in enumerate(keys))
         if left:
             return None, left
-        account = self.by_id.get(officer_id.strip())
-        ok = verify_password(account.password_hash if account else DUMMY_HASH, password) and account is not None
-        if not ok:
-            return None, self.lockout.failed(key, client)
-        self.lockout.succeeded(key, client)
-        return self.config.officer(account.officer), 0.0
+        found = None
+        for oid in ids or [None]:
+            account = self.by_id.get(oid) if oid else None
+            if verify_password(account.password_hash if account else DUMMY_HASH, password) and account is not None:
+                found = account
+                break
+        if found is None:
+            return None, max(self.lockout.failed(key, client if n == 0 else None) for n, key in enumerate(keys))
+        for n, key in enumerate(keys):
+            self.lockout.succeeded(key, client if n == 0 else None)
+        return self.config.officer(found.officer), 0.0
 
     def open_session(self, session: dict[str, Any], officer: Officer) -> None:
         """Record a new session for ``officer`` and put its id in the (already cleared) cookie session."""

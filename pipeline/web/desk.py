@@ -33,6 +33,7 @@ from .auth import Accounts, csrf_ok, csrf_token, sees_case
 from .i18n import LANGUAGES, kind_title, translator
 from .settings import WebSettings
 from .uploads import UploadChecks
+from .words import code_of, days_phrase, official_date, official_datetime, word
 
 HERE = Path(__file__).resolve().parent
 
@@ -56,6 +57,11 @@ class Desk:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(HERE / "templates")), autoescape=True)
         self.templates = Jinja2Templates(env=env)
         self.templates.env.globals["kind_title"] = kind_title
+        self.templates.env.globals["word"] = word
+        self.templates.env.globals["days_phrase"] = days_phrase
+        self.templates.env.filters["date"] = official_date
+        self.templates.env.filters["datetime"] = official_datetime
+        self._office_names: dict[str, dict[str, str]] = {}
 
     @property
     def journal(self) -> Any:
@@ -75,8 +81,10 @@ class Desk:
         lang = self.language(request)
         officer = self.accounts.officer(request.session)
         flash = request.session.pop("flash", None)
+        offices = self.office_names(officer.office) if officer else {}
         return self.templates.TemplateResponse(request, name, {
             "t": translator(lang), "lang": lang, "officer": officer, "csrf": csrf_token(request.session),
+            "office_name": (offices.get(officer.office, {}).get(lang) if officer else None) or "",
             "flash": flash, "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
             **context,
         }, status_code=status)
@@ -102,12 +110,31 @@ class Desk:
         return doc
 
     def applicants(self, case_ids: list[str]) -> dict[str, str]:
-        """``case_id`` → the applicant's name, from the applied ``application.submitted`` events."""
+        """``case_id`` → the applicant's name, from the applied ``application.submitted`` events (which also
+        name the offices: kept for :meth:`office_names`)."""
         out: dict[str, str] = {}
         for e in store.submitted_applications(self.journal, case_ids):
-            a = e.tree.get("data", {}).get("applicant", {})
+            data = e.tree.get("data", {})
+            a = data.get("applicant", {})
             out[e.case_id] = " ".join(x for x in (a.get("surname"), a.get("given_name"), a.get("patronymic")) if x)
+            self._learn_offices(data)
         return out
+
+    def _learn_offices(self, data: dict[str, Any]) -> None:
+        for key in ("provider", "psc"):
+            office = data.get(key)
+            if isinstance(office, dict) and office.get("code") and office.get("name_kk"):
+                self._office_names[office["code"]] = {"kk": office["name_kk"], "ru": office.get("name_ru", "")}
+
+    def office_names(self, office: str | None = None) -> dict[str, dict[str, str]]:
+        """Office code → its name in kk and ru, as the applications name them (an officer reads names, never
+        codes); ``office``: make sure that one is known (one of its cases is read once)."""
+        if office and office not in self._office_names:
+            rows = store.office_cases(self.journal, provider=office) or store.office_cases(self.journal, psc=office)
+            if rows:
+                self.applicants([rows[0].case_id])
+            self._office_names.setdefault(office, {})
+        return self._office_names
 
     def verification(self, data: bytes) -> Any:
         """Every signature of ``data``, with the signing policy applied (#14.13: who may sign this document)."""
@@ -153,8 +180,9 @@ async def checked_form(request: Request) -> Any:
     return form
 
 
-def flash(request: Request, kind: str, text: str) -> None:
-    request.session["flash"] = {"kind": kind, "text": text}
+def flash(request: Request, kind: str, text: str, code: str | None = None) -> None:
+    """A message for the next page; an error keeps its stable code for support (shown small, aside)."""
+    request.session["flash"] = {"kind": kind, "text": text, **({"code": code} if code else {})}
 
 
 def declared_length(request: Request) -> int:
@@ -170,4 +198,5 @@ def error_text(err: BaseException) -> str:
 
 def record_failure(desk: Desk, document_id: str, officer: Officer, err: BaseException) -> None:
     with desk.journal.tx() as conn:
-        store.step(conn, document_id, "signing-failed", officer=officer.id, via="web", error=error_text(err))
+        store.step(conn, document_id, "signing-failed", officer=officer.id, via="web", error=error_text(err),
+                   code=code_of(err))

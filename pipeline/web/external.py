@@ -11,6 +11,13 @@ Two steps, as :class:`signing.ExternalSigner` has them:
    (it embeds and checks the CMS).  The checks before the signature are :func:`pipeline.stages.sign.check`,
    the same for every path.
 
+What NCALayer answers is read here, on the server (:func:`read_answer`), as the real client speaks
+(research/ncalayer-protocol.md §5.2): ``{"status":true,"body":{"result":…}}`` where the result is a base64 string,
+an array of them, PEM-armoured, or ``{"signatures":[…],"certificate":…}``; a closed key dialog is
+``{"status":true,"body":{}}`` — cancelled, not an error; a failure is ``{"status":false,"code":…,"message":…,
+"details":…}``; an unknown module ``{"success":false,"errorCode":"MODULE_NOT_FOUND"}``.  The page's script hands
+the answer over as it came, so that what it means is decided in one place.
+
 The external officer's ``key`` in ``[[officers]]`` is their certificate (PEM, the issuing CA certificates may
 follow in the same file): the private key never leaves NCALayer, and the server checks the policy for that
 certificate before anything is signed.
@@ -18,6 +25,9 @@ certificate before anything is signed.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import secrets
 import threading
 import time
@@ -132,3 +142,58 @@ def finish(services: Services, item: Prepared, officer: Officer, cms: bytes) -> 
         raise StateConflict(f"{item.document_id} changed after it was prepared for signing", remedy="approve it again")
     backend = NcaLayerBackend(services.signatures, officer, item.prepared, cms, item.base_sha256)
     return Q.approve(services, item.document_id, officer, None, approved_sha256=item.base_sha256, backend=backend)
+
+
+# --- what NCALayer answered ------------------------------------------------------------------------------------
+
+#: failure codes of ``kz.gov.pki.knca.basics`` (and of the envelope), each with its words in the desk's catalogue
+#: (``ncalayer.error.<CODE>``); any other code reads as a general failure
+NCALAYER_CODES = ("INVALID_SIGNING_PARAMS", "SIGNING_FAILURE", "INVOCATION_ERROR", "GENERAL_ERROR",
+                  "MODULE_NOT_FOUND", "COMMON_JSON_WRAPPING_EXCEPTION", "NO_NCALAYER", "CONNECTION_CLOSED")
+
+_ARMOUR = re.compile(r"-----(BEGIN|END) [A-Z0-9 ]+-----")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """NCALayer's answer to one ``sign``: ``outcome`` is ``signed`` (``cms``, DER), ``cancelled`` (the officer
+    closed the dialog) or ``failed`` (``code``, ``message``, ``details`` as NCALayer gave them)."""
+
+    outcome: str
+    cms: bytes = b""
+    code: str = ""
+    message: str = ""
+    details: str = ""
+
+
+def _der(text: str) -> bytes:
+    """A CMS as NCALayer writes it: base64, maybe PEM-armoured (``-----BEGIN CMS-----``), maybe wrapped."""
+    body = "".join(_ARMOUR.sub("", text).split())
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return b""
+
+
+def read_answer(answer: object, index: int = 0) -> Answer:
+    """What NCALayer's reply means (module docstring); ``index``: which signature of a batch (``data`` sent as an
+    array, one dialog for all)."""
+    if not isinstance(answer, dict):
+        return Answer("failed", code="NO_NCALAYER")
+    if answer.get("success") is False:  # the envelope's own errors: no such module, malformed JSON
+        return Answer("failed", code=str(answer.get("errorCode") or answer.get("code") or "GENERAL_ERROR"))
+    if answer.get("status") is not True:
+        return Answer("failed", code=str(answer.get("code") or "GENERAL_ERROR")[:64],
+                      message=str(answer.get("message") or "")[:500], details=str(answer.get("details") or "")[:2000])
+    body = answer.get("body")
+    result = body.get("result") if isinstance(body, dict) else None
+    if result is None:  # {"status":true,"body":{}}: the officer closed the key dialog
+        return Answer("cancelled")
+    if isinstance(result, dict):  # outputCert: {"signatures": [...], "certificate": "-----BEGIN CERTIFICATE-----…"}
+        result = result.get("signatures")
+    if isinstance(result, list):
+        result = result[index] if 0 <= index < len(result) else None
+    cms = _der(result) if isinstance(result, str) else b""
+    if not cms:
+        return Answer("failed", code="SIGNING_FAILURE", message="the result holds no signature")
+    return Answer("signed", cms=cms)

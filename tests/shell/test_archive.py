@@ -59,6 +59,24 @@ def test_delivery_writes_a_valid_etsi_report_beside_each_archived_pdf(archived: 
     assert not [p for p in (archived / "outbox").rglob("*.etsi-report.xml") if "archive" not in p.parts]
 
 
+def test_the_report_of_a_document_signed_in_a_render_worker_is_the_one_made_there(archived: Path):
+    """#13: the validation behind the report runs once, in the worker that signed, not again at delivery."""
+    from pipeline.journal import store
+    from pipeline.services import Services
+
+    services = Services.build(Config.load(archived / "qamqor.toml"))
+    try:
+        delivered = [d for d in store.all_documents(services.journal) if d.status == "delivered"]
+    finally:
+        services.close()
+    made_in_worker = [d for d in delivered if Path(d.pdf_path + ".etsi-report.xml").exists()]
+    assert made_in_worker, "no delivered document carried a report from its render worker"
+    for d in made_in_worker:
+        archived_pdf = next((archived / "outbox" / "archive").rglob(f"{d.document_id}.pdf"))
+        ready = Path(d.pdf_path + ".etsi-report.xml").read_bytes()
+        assert archived_pdf.with_name(archived_pdf.name + ".etsi-report.xml").read_bytes() == ready
+
+
 def test_a_newcomer_verifies_a_receipt_five_years_on_and_dss_agrees(archived: Path, tmp_path: Path):
     receipt = next((archived / "outbox" / "archive").rglob("*-acceptance_receipt.pdf"))
     empty = tmp_path / "newcomer"

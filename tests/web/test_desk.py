@@ -24,12 +24,20 @@ def doc_row(client, document_id: str) -> store.DocumentRow:
 
 
 def approve(client, docs: list[str], secret: str, *, sha: dict[str, str] | None = None):
+    for d in docs:  # issue 15 #4: a document is signed once it was opened
+        client.get(f"/documents/{d}")
     page = client.get("/queue")
     values = []
     for d in docs:
         m = re.search(rf'value="({re.escape(d)}:[0-9a-f]{{64}})"', page.text)
         values.append(f"{d}:{sha[d]}" if sha and d in sha else (m.group(1) if m else f"{d}:"))
     return client.post("/queue/approve", data={"csrf": csrf_of(page.text), "doc": values, "secret": secret})
+
+
+def part(html: str, name: str) -> str:
+    """One part of the queue page (issue 15 #2): "mine", "waiting" or "done" (empty when the part is)."""
+    m = re.search(rf'<ul class="cards" data-testid="{name}">(.*?)</ul>', html, re.S)
+    return m.group(1) if m else ""
 
 
 def head_secret(site: Path) -> str:
@@ -161,7 +169,8 @@ def test_approve_batch_with_server_side_key(client, site, acts_signed):
         assert doc_row(client, d).status == "delivered"
     outbox = [str(p.relative_to(site / "outbox")) for p in (site / "outbox").rglob(f"{ORDER}.pdf")]
     assert any(p.startswith("archive/") for p in outbox) and any(p.startswith("cabinet/") for p in outbox)
-    assert ORDER not in client.get("/queue").text
+    assert ORDER not in part(client.get("/queue").text, "mine")
+    assert ORDER in part(client.get("/queue").text, "done")  # done today
 
 
 def test_wrong_password_leaves_the_batch_queued(client, acts_signed):
@@ -186,7 +195,7 @@ def test_two_inspectors_sign_in_order(client, site):
     secrets = {o.id: o.secret for o in config_of(site).officers}
     sign_in(client, "inspector-2")
     page = client.get("/queue").text
-    assert re.search(rf'value="{ACT}:[0-9a-f]+" disabled', page)
+    assert ACT in part(page, "waiting") and ACT not in part(page, "mine")  # Ахметова signs first
     client.post("/logout", data={"csrf": csrf_of(page)})
     sign_in(client, "inspector-1")
     r = approve(client, [ACT], secrets["inspector-1"])
@@ -203,7 +212,7 @@ def test_reject_with_a_reason(client, site):
     r = client.post(f"/documents/{REFUSAL}/reject", data={"csrf": csrf_of(page), "reason": "  "})
     assert doc_row(client, REFUSAL).status == "queued"
     r = client.post(f"/documents/{REFUSAL}/reject", data={"csrf": csrf_of(page), "reason": "ground wording is wrong"})
-    assert r.status_code == 200 and REFUSAL not in r.text.split("<main>")[1].split("</h1>")[1]
+    assert r.status_code == 200 and REFUSAL not in part(r.text, "mine") and REFUSAL in part(r.text, "done")
     row = doc_row(client, REFUSAL)
     assert row.status == "rejected" and row.rejected_reason == "ground wording is wrong"
     assert list((site / "outbox/provider").rglob(f"{REFUSAL}.returned.json"))
@@ -215,8 +224,9 @@ def test_reject_with_a_reason(client, site):
 def test_case_page_timeline_deadlines_and_escaping(client):
     sign_in(client, "head")
     page = client.get("/cases/C-2026-0001").text
-    assert "application.submitted" in page and "inspection.completed" in page
-    assert ORDER in page and "2027-01-08" in page
+    assert "Подано заявление" in page and "Проведено обследование жилищно-бытовых условий" in page
+    assert ORDER in page and "8 января 2027 г." in page
+    assert "application.submitted" not in page and "2027-01-08" not in page
     xss = client.get("/cases/C-XSS-0001").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in xss and XSS not in xss
     assert XSS not in client.get("/cases").text
@@ -246,7 +256,7 @@ def test_public_verification_page_and_upload(client, site, acts_signed):
     page = client.get(public_path(ORDER))  # signed out: public
     assert page.status_code == 200 and 'class="verdict valid"' in page.text
     level = config_of(site).signing.level  # the demo's level (B-B, or B-LTA with its own TSA)
-    assert "Бекова Жанар Төлегенқызы" in page.text and level in page.text
+    assert "Бекова Жанар Төлегенқызы" in page.text and level not in page.text  # a citizen reads no level (#15.8)
     assert "860422410422" not in page.text  # the applicant's IIN
     assert "Тимирязева" not in page.text and "Утепова" not in page.text  # addresses
     delivered = next((site / "outbox/archive").rglob(f"{ORDER}.pdf")).read_bytes()
@@ -269,7 +279,8 @@ def test_public_verification_page_and_upload(client, site, acts_signed):
 
 def test_external_signing_records_and_delivers_like_the_cli(client, ncalayer, site, acts_signed):
     sign_in(client, "head-nca")
-    page = client.get("/queue").text
+    client.get(f"/documents/{ORDER}")
+    page = client.get("/queue/confirm", params={"doc": f"{ORDER}:{doc_row(client, ORDER).pdf_sha256}"}).text
     assert 'id="ncalayer-sign"' in page and 'name="secret"' not in page
     csrf = csrf_of(page)
     sha = doc_row(client, ORDER).pdf_sha256
@@ -331,6 +342,8 @@ def test_real_server_sign_in_authority_and_approve(site, app_factory, acts_signe
         http.cookies.clear()
         page = http.get("/login")
         r = http.post("/login", data={"officer": "head", "password": PASSWORDS["head"], "csrf": csrf_of(page.text)})
+        http.get(f"/documents/{ORDER}")
+        r = http.get("/queue")
         value = re.search(rf'value="({ORDER}:[0-9a-f]+)"', r.text).group(1)
         r = http.post("/queue/approve", data={"csrf": csrf_of(r.text), "doc": [value], "secret": head_secret(site)})
         assert 'class="badge valid"' in r.text

@@ -166,7 +166,7 @@ def test_readyz_and_metrics_name_no_officer_and_can_want_a_token(site, app_facto
 def test_results_verifies_a_bounded_number_of_documents(app_factory):
     with client_of(app_factory(results_max=1)) as c:
         sign_in(c, "head")
-        ids = list(dict.fromkeys(re.findall(r'value="(C-[^":]+):[0-9a-f]{64}"', c.get("/queue").text)))
+        ids = list(dict.fromkeys(re.findall(r'data-document="(C-[^"]+)"', c.get("/queue").text)))
         assert len(ids) == 2, ids
         page = c.get("/results", params=[("id", d) for d in ids * 100])  # 200 ids, 2 documents
         assert page.text.count("data-document=") == 1

@@ -1,5 +1,9 @@
-"""One document: its page (details, deadline, signers), its PDF, its pages as images, and rejecting it with a
-reason (:func:`pipeline.queue.reject`)."""
+"""One document: its page (details, deadline, signers), its PDF, its pages as images, and returning it with a
+reason (:func:`pipeline.queue.reject`).
+
+Opening the page of a document the officer may sign is journaled as a read of the file shown (issue 15 #4):
+only a read document can be selected for a batch.  Page images are addressed by the file's SHA-256, so a
+signed document never shows its unsigned page from a cache."""
 
 from __future__ import annotations
 
@@ -12,10 +16,13 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from ... import queue as Q
+from ...core.lifecycle import IN_QUEUE
 from ...errors import QamqorError
+from ...journal import store
 from ..desk import checked_form, desk_of, flash
 from ..i18n import translator
 from ..previews import page_count, page_png
+from ..words import code_of, error_words
 from .queue import queue_items
 
 
@@ -25,12 +32,31 @@ def document_page(request: Request) -> Response:
     doc = desk.visible_document(officer, request.path_params["document_id"])
     item = next((i for i in queue_items(desk, officer, case=doc.case_id) if i["document_id"] == doc.document_id),
                 None)
+    if item is not None and doc.status in IN_QUEUE and doc.pdf_sha256:
+        with desk.journal.tx() as conn:  # ¶10–11: what is signed was read first (issue 15 #4)
+            store.record_read(conn, doc.document_id, officer=officer.id, sha256=doc.pdf_sha256)
     names = desk.applicants([doc.case_id])
     t = translator(desk.language(request))
+    draft = request.session.pop("draft", None)
+    draft = draft if isinstance(draft, dict) and draft.get("path") == request.url.path else {}
+    history = [s for s in store.steps_of(desk.journal, [doc.document_id]) if s.step in DOCUMENT_STEPS]
     return desk.render(request, "document.html", row=doc, item=item, applicant=names.get(doc.case_id, ""),
                        pages=range(1, page_count(doc) + 1), signed_by=list(doc.signed_by),
-                       ncalayer_url=desk.settings.ncalayer_url,
-                       flags=[flag_text(f, t) for f in doc.context.get("officer_flags", ())])
+                       ncalayer_url=desk.settings.ncalayer_url, draft=draft.get("fields", {}), history=history,
+                       flags=[flag_text(f, t) for f in doc.context.get("officer_flags", ())],
+                       title_text=kind_and_number(doc, desk.language(request)))
+
+
+#: what the document's page lists of its history
+DOCUMENT_STEPS = ("rendered", "read", "approved", "signed", "delivered", "rejected-by-officer", "signing-failed")
+
+
+def kind_and_number(doc, lang: str) -> str:
+    """A document as an officer names it: its kind and number (never its internal id)."""
+    from ..i18n import kind_title
+
+    title = kind_title(doc.kind, lang)
+    return f"{title} № {doc.number}" if doc.number else title
 
 
 #: "… no subsistence minimum configured for 2027; 2026's (85000) was used" (pipeline/core/checks.py)
@@ -63,8 +89,10 @@ def document_png(request: Request) -> Response:
     page = int(request.path_params["page"])
     if not doc.pdf_path or not 1 <= page <= page_count(doc):
         raise HTTPException(404)
+    if request.path_params.get("sha256", doc.pdf_sha256) != doc.pdf_sha256:
+        raise HTTPException(404)  # an image of a file the document no longer has
     return FileResponse(page_png(desk.previews, doc, page), media_type="image/png",
-                        headers={"Cache-Control": "private, max-age=3600"})
+                        headers={"Cache-Control": "private, no-store"})
 
 
 async def reject(request: Request) -> Response:
@@ -83,7 +111,10 @@ async def reject(request: Request) -> Response:
     try:
         await run_in_threadpool(Q.reject, desk.services, doc_id, officer, reason)
     except QamqorError as err:
-        flash(request, "error", err.one_line())
+        request.session["draft"] = {"path": f"/documents/{doc_id}", "fields": {"reason": reason}}
+        flash(request, "error", error_words(code_of(err), desk.language(request))["text"], code_of(err))
         return RedirectResponse(f"/documents/{doc_id}", status_code=303)
-    flash(request, "ok", t("reject.done", document=doc_id))
+    names = desk.applicants([doc.case_id])
+    flash(request, "ok", t("reject.done", document=kind_and_number(doc, desk.language(request)),
+                           applicant=names.get(doc.case_id, "")))
     return RedirectResponse("/queue", status_code=303)

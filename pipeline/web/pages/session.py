@@ -17,7 +17,8 @@ log = logging.getLogger("qamqor.web")
 
 
 def login_page(request: Request) -> Response:
-    return desk_of(request).render(request, "login.html", next=safe_next(request.query_params.get("next")))
+    return desk_of(request).render(request, "login.html", next=safe_next(request.query_params.get("next")),
+                                   title_key="login.title")
 
 
 async def login(request: Request) -> Response:
@@ -33,11 +34,14 @@ async def login(request: Request) -> Response:
         text = t("login.locked", minutes=int(locked // 60) + 1) if locked else t("login.wrong")
         log.warning("web sign-in refused for %r (%s)", officer_id, "locked" if locked else "wrong password")
         return desk.render(request, "login.html", status=429 if locked else 401, error=text,
-                           next=safe_next(str(form.get("next", ""))))
+                           next=safe_next(str(form.get("next", ""))), typed=officer_id)
     lang = request.session.get("lang")
+    draft = request.session.get("draft")  # what was typed before the session ran out (issue 15 #3)
     desk.accounts.end_session(request.session)  # a new session on sign-in: the old one ends on the server too
     request.session.clear()
     request.session.update({"at": int(time.time()), "lang": lang or desk.settings.language})
+    if draft:
+        request.session["draft"] = draft
     desk.accounts.open_session(request.session, officer)  # kept in the journal: revocable (#14.12)
     csrf_token(request.session)
     log.info("web sign-in: %s", officer.id)
