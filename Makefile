@@ -49,6 +49,15 @@ audit: $(TOOLS)/.installed
 
 setup: $(STAMP)
 
+# axe-core from npm for the desk's accessibility tests (tests/web/axe.py, issue 15); installed once, again only
+# when the lock changes
+AXE := tests/web/js/node_modules/axe-core/axe.min.js
+setup: $(AXE)
+$(AXE): tests/web/js/package-lock.json
+	@command -v npm >/dev/null || { echo "make setup: npm is needed for axe-core (Debian: apt-get install npm)"; exit 1; }
+	cd tests/web/js && npm ci --no-audit --no-fund --silent
+	touch $@
+
 # The reference validators (EU DSS, veraPDF: tools/validators/, #12.5), one jar the slow tests run. Rebuilt only
 # when the jar is missing or tools/validators/ changed; offline from ~/.m2 when that already has everything.
 VALIDATORS := tools/validators

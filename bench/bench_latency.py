@@ -89,8 +89,8 @@ def floor(root: Path, repeat: int = 15) -> float:
         from pipeline.config import Config
         from pipeline.demo import ensure_services
         from pipeline.journal import store
-        from pipeline.stages import render
         from pipeline.services import Services
+        from pipeline.stages import render
 
         services = Services.build(Config.load(root / "qamqor.toml"))
         ensure_services(services.config)

@@ -148,7 +148,7 @@ def run_naive(root: Path, staging_files: list[Path], out_dir: Path) -> float:
         pdf = HTML(string=html, base_url=str(FORMS_DIR)).write_pdf()
         signer = signers.SimpleSigner.load_pkcs12(operator["p12"], passphrase=operator["password"].encode())
         w = IncrementalPdfFileWriter(io.BytesIO(pdf))
-        fields.append_signature_field(w, fields.SigFieldSpec("Signature", on_page=0, box=(50, 50, 250, 120)))
+        fields.append_signature_field(w, fields.SigFieldSpec("Signature", on_page=0, box=(50, 50, 250.5, 120)))
         signed = signers.sign_pdf(w, signers.PdfSignatureMetadata(field_name="Signature"), signer=signer)
         (out_dir / (f.stem + ".pdf")).write_bytes(signed.getvalue())
     return time.perf_counter() - start

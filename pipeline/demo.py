@@ -285,8 +285,10 @@ def demo_web_accounts(officers: Any) -> list[dict[str, str]]:
 
 
 def _web_account_lines(accounts: list[dict[str, str]]) -> list[str]:
-    from .web.passwords import hash_password
+    # the desk's hashes (pipeline/web/passwords.py), without importing the desk
+    from argon2 import PasswordHasher
 
+    hash_password = PasswordHasher().hash
     lines = ["# the desk (qamqor serve): sign in by login or IIN; the demo passwords are printed by `qamqor demo`"]
     for a in accounts:
         lines += ["[[web.accounts]]", f"officer = {_toml_value(a['officer'])}  # password: {a['password']} (demo only)",

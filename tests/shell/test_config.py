@@ -137,7 +137,8 @@ def test_web_settings_come_from_the_same_models(demo):
     config = Config.load(path)
     settings = WebSettings.from_config(config)
     assert (settings.port, settings.language, settings.max_upload_bytes) == (0, "ru", 20_000_000)
-    assert settings.accounts == (Account(officer="head", password_hash="h"),) and settings.session_secret
+    # the demo writes its own desk accounts (issue 15 #1); the one added here comes last
+    assert settings.accounts[-1] == Account(officer="head", password_hash="h") and settings.session_secret
     assert WebSettings.from_config(config, secure_cookies=True).cookies_secure()
     with pytest.raises(ConfigError, match=r"\[web\] ncalayer_url"):
         WebSettings.from_config(config, ncalayer_url=5)

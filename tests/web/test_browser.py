@@ -51,6 +51,20 @@ def sign_in(page, base: str, officer: str, password: str | None = None) -> None:
     page.click('form.login button[type="submit"]')
 
 
+def read(page, base: str, *docs: str) -> None:
+    """Issue 15 #4: a document is selected for a batch once it was opened."""
+    for d in docs:
+        page.goto(f"{base}/documents/{d}")
+        page.wait_for_selector("img.page")
+
+
+def confirm_all(page, base: str) -> None:
+    page.goto(f"{base}/queue")
+    page.check("#select-all")
+    page.click("#to-confirm")
+    page.wait_for_url(f"{base}/queue/confirm?*")
+
+
 def secret(site: Path, officer: str) -> str:
     return next(o.secret for o in config_of(site).officers if o.id == officer)
 
@@ -59,9 +73,9 @@ def test_head_reads_and_signs_a_batch_with_a_password(site, app_factory, page, a
     with Server(app_factory()) as server:
         sign_in(page, server.url, "head")
         page.wait_for_url(f"{server.url}/queue")
-        assert page.locator(f'tr[data-document="{ORDER}"]').count() == 1
+        assert page.locator(f'li[data-document="{ORDER}"]').count() == 1
         # read the document before signing: its pages as images, its PDF inline
-        page.click(f'tr[data-document="{ORDER}"] a.read')
+        page.click(f'li[data-document="{ORDER}"] a.read')
         page.wait_for_selector("img.page")
         for _ in range(100):  # polled from here: the page's CSP forbids the eval that wait_for_function uses
             if page.evaluate("document.querySelector('img.page').naturalWidth") > 100:
@@ -70,14 +84,14 @@ def test_head_reads_and_signs_a_batch_with_a_password(site, app_factory, page, a
         assert page.evaluate("document.querySelector('img.page').naturalWidth") > 100
         response = page.request.get(f"{server.url}/documents/{ORDER}/pdf")
         assert response.headers["content-type"] == "application/pdf"
-        page.goto(f"{server.url}/queue")
-        page.check("#select-all")
+        read(page, server.url, REFUSAL)
+        confirm_all(page, server.url)
         page.fill('input[name="secret"]', secret(site, "head"))
         page.click("#sign")
-        page.wait_for_selector("table.results")
-        assert page.locator("table.results .badge.valid").count() == 2
+        page.wait_for_url(f"{server.url}/results?*", timeout=60_000)
+        assert page.locator('[data-testid="signed"] .badge.valid').count() == 2
         page.goto(f"{server.url}/queue")
-        assert page.locator("p.empty").count() == 1
+        assert page.locator('[data-testid="mine"]').count() == 0
         # the QR address: a public page, no sign-in
         page.context.clear_cookies()
         page.goto(f"{server.url}{public_path(ORDER)}")
@@ -88,26 +102,28 @@ def test_wrong_password_leaves_the_batch_unsigned(site, app_factory, page, acts_
     with Server(app_factory()) as server:
         sign_in(page, server.url, "head")
         page.wait_for_url(f"{server.url}/queue")
-        page.check("#select-all")
+        read(page, server.url, ORDER, REFUSAL)
+        confirm_all(page, server.url)
         page.fill('input[name="secret"]', "wrong-password")
         page.click("#sign")
-        page.wait_for_selector("table.results")
-        assert page.locator("table.results .badge.valid").count() == 0
-        assert "E-SIGN-SECRET" in page.inner_text("table.results")
+        page.wait_for_url(f"{server.url}/queue/confirm?*")
+        assert "E-SIGN-SECRET" in page.inner_text("p.flash.error")  # in words, the code aside
+        assert page.locator('[data-testid="confirm-list"] li').count() == 2  # the selection kept
         page.goto(f"{server.url}/queue")
-        assert page.locator(f'tr[data-document="{ORDER}"]').count() == 1
-        assert page.locator(f'tr[data-document="{REFUSAL}"]').count() == 1
+        assert page.locator(f'[data-testid="mine"] li[data-document="{ORDER}"]').count() == 1
+        assert page.locator(f'[data-testid="mine"] li[data-document="{REFUSAL}"]').count() == 1
 
 
 def test_head_signs_with_ncalayer(site, app_factory, page, ncalayer, acts_signed):
     with Server(app_factory(ncalayer_url=ncalayer.url)) as server:
         sign_in(page, server.url, "head-nca")
         page.wait_for_url(f"{server.url}/queue")
+        read(page, server.url, ORDER, REFUSAL)
+        confirm_all(page, server.url)
         assert page.locator('input[name="secret"]').count() == 0
-        page.check("#select-all")
         page.click("#ncalayer-sign")
         page.wait_for_url(f"{server.url}/results?*", timeout=60_000)
-        assert page.locator("table.results .badge.valid").count() == 2
+        assert page.locator('[data-testid="signed"] .badge.valid').count() == 2
         assert len(ncalayer.requests) == 2
         request = ncalayer.requests[0]
         assert request["module"] == "kz.gov.pki.knca.basics" and request["method"] == "sign"
@@ -115,32 +131,37 @@ def test_head_signs_with_ncalayer(site, app_factory, page, ncalayer, acts_signed
         assert request["args"]["signerParams"]["iin"] == "750428404517"
 
 
-def test_ncalayer_cancel_leaves_the_document_queued(site, app_factory, page, ncalayer):
+def test_ncalayer_cancel_leaves_the_document_queued(site, app_factory, page, ncalayer, acts_signed):
     ncalayer.refuse = True
     with Server(app_factory(ncalayer_url=ncalayer.url)) as server:
         sign_in(page, server.url, "head-nca")
         page.wait_for_url(f"{server.url}/queue")
-        page.check(f'tr[data-document="{ORDER}"] input[name="doc"]')
-        page.click("#ncalayer-sign")
-        page.wait_for_selector("#progress-list li.fail")
+        read(page, server.url, ORDER)
         page.goto(f"{server.url}/queue")
-        assert page.locator(f'tr[data-document="{ORDER}"]').count() == 1
+        page.check(f'li[data-document="{ORDER}"] input[name="doc"]')
+        page.click("#to-confirm")
+        page.wait_for_url(f"{server.url}/queue/confirm?*")
+        page.click("#ncalayer-sign")
+        page.wait_for_selector("#progress-list li")
+        page.goto(f"{server.url}/queue")
+        assert page.locator(f'[data-testid="mine"] li[data-document="{ORDER}"]').count() == 1
 
 
 def test_inspector_rejects_and_a_script_in_a_name_stays_text(site, app_factory, page):
     with Server(app_factory()) as server:
         sign_in(page, server.url, "inspector-1")
         page.wait_for_url(f"{server.url}/queue")
-        cell = page.locator(f'tr[data-document="{XSS_ACT}"] td.applicant')
+        cell = page.locator(f'li[data-document="{XSS_ACT}"] .applicant')
         assert XSS in cell.inner_text()
-        page.click(f'tr[data-document="{XSS_ACT}"] a.read')
-        page.wait_for_selector("form.reject")
+        page.click(f'li[data-document="{XSS_ACT}"] a.read')
+        page.wait_for_selector("#reject-open")
         assert XSS in page.inner_text("dd.applicant")
+        page.click("#reject-open")  # a dialog asking the reason (issue 15 #4)
         page.fill('textarea[name="reason"]', "the household list is incomplete")
         page.click("#reject")
         page.wait_for_url(f"{server.url}/queue")
-        assert XSS_ACT in page.inner_text("p.flash")
-        assert page.locator(f'tr[data-document="{XSS_ACT}"]').count() == 0
+        assert XSS in page.inner_text("p.flash") and "возвращён без подписи" in page.inner_text("p.flash")
+        assert page.locator(f'[data-testid="mine"] li[data-document="{XSS_ACT}"]').count() == 0
         page.goto(f"{server.url}/cases/C-XSS-0001")
         assert XSS in page.inner_text("dd.applicant")
         assert page.dialogs == []  # no alert(1) ever ran
