@@ -216,19 +216,14 @@ async def async_sign_pdf_gost_key(pdf: bytes, *, field: str, key: GostKey, offic
                                   document_kind: str, stamp, options, organisation_bin: str | None = None) -> bytes:
     """:func:`signing.sign.async_sign_pdf` for a GOST key (the approval already checked there): the same local
     policy (who may sign which kind), the same stamp, the GOST CMS at ``options.level``."""
-    from pyhanko.pdf_utils.misc import PdfError
 
     from .errors import SigningRefused
     from .policy import check_certificate_local
-    from .sign import _field_box_and_check, _stamp_style, _translate
+    from .sign import _stamp_style, _translate, open_field
 
     ident = check_certificate_local(key.certificate, officer_iin=officer_iin, document_kind=document_kind,
                                     allowed_roles=options.allowed_roles, organisation_bin=organisation_bin)
-    try:
-        w = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
-    except (PdfError, ValueError) as e:
-        raise SigningFailed(f"the PDF cannot be read: {e}") from e
-    box = _field_box_and_check(w, field)
+    w, box = open_field(pdf, field)
     now = dt.datetime.now(dt.UTC)
     try:
         return await async_sign_gost(

@@ -174,6 +174,15 @@ def _signature_meta(field_name: str, options: SigningOptions, vc: ValidationCont
     )
 
 
+def open_field(pdf: bytes, field: str) -> tuple[IncrementalPdfFileWriter, tuple]:
+    """An incremental writer over ``pdf`` and the box of its reserved, empty ``field``."""
+    try:
+        w = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    except (PdfError, ValueError) as e:
+        raise SigningFailed(f"the PDF cannot be read: {e}") from e
+    return w, _field_box_and_check(w, field)
+
+
 def _field_box_and_check(w: IncrementalPdfFileWriter, field_name: str):
     """The reserved field must exist and be empty: we never create fields here (the template owns them)."""
     try:
@@ -261,11 +270,7 @@ async def async_sign_pdf(
             key.certificate, key.chain, officer_iin=officer_iin, document_kind=document_kind, options=options,
             organisation_bin=organisation_bin, fetcher_backend=s.fetcher_backend() if options.check_revocation else None,
         )
-        try:
-            w = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
-        except (PdfError, ValueError) as e:
-            raise SigningFailed(f"the PDF cannot be read: {e}") from e
-        box = _field_box_and_check(w, field)
+        w, box = open_field(pdf, field)
         now = dt.datetime.now(dt.UTC)
         try:
             pdf_signer = ph_signers.PdfSigner(

@@ -19,7 +19,7 @@ import itertools
 import sys
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from asn1crypto import ocsp, tsp
@@ -27,7 +27,7 @@ from asn1crypto import ocsp, tsp
 from signing import gost, gost_tsp
 
 from .gost_pki import GostPKI, load_gost_pki
-from .tsa_server import MAX_REQUEST_BYTES, rejection
+from .tsa_server import MAX_REQUEST_BYTES, BackgroundServer, rejection
 
 
 class GostServices:
@@ -116,33 +116,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class GostServiceServer(ThreadingHTTPServer):
+class GostServiceServer(BackgroundServer):
     """The services over HTTP; ``start()`` serves in a thread, ``close()`` stops it."""
-
-    daemon_threads = True
 
     def __init__(self, services: GostServices, host: str = "127.0.0.1", port: int = 0):
         super().__init__((host, port), _Handler)
         self.services = services
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> GostServiceServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="qamqor-gost-services", daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join()
-            self._thread = None
-        self.server_close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def main(argv: list[str] | None = None) -> int:

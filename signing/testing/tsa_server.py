@@ -196,24 +196,14 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-class TimestampServer(ThreadingHTTPServer):
-    """``ThreadingHTTPServer`` answering RFC 3161 requests with ``stamper``; ``start()`` serves in a thread."""
+class BackgroundServer(ThreadingHTTPServer):
+    """A test server that ``start()`` serves in a thread of its own and ``close()`` (or ``with``) stops."""
 
     daemon_threads = True
+    _thread: threading.Thread | None = None
 
-    def __init__(self, stamper: LoadedKeyTimeStamper, host: str = "127.0.0.1", port: int = 0, *, verbose=False):
-        super().__init__((host, port), _Handler)
-        self.stamper = stamper
-        self.verbose = verbose
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}/tsa"
-
-    def start(self) -> TimestampServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="qamqor-tsa", daemon=True)
+    def start(self):
+        self._thread = threading.Thread(target=self.serve_forever, name=type(self).__name__, daemon=True)
         self._thread.start()
         return self
 
@@ -229,6 +219,21 @@ class TimestampServer(ThreadingHTTPServer):
 
     def __exit__(self, *exc):
         self.close()
+
+
+class TimestampServer(BackgroundServer):
+    """An HTTP server answering RFC 3161 requests with ``stamper``; ``start()`` serves in a thread."""
+
+    def __init__(self, stamper: LoadedKeyTimeStamper, host: str = "127.0.0.1", port: int = 0, *, verbose=False):
+        super().__init__((host, port), _Handler)
+        self.stamper = stamper
+        self.verbose = verbose
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/tsa"
+
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,12 +7,9 @@ The processed demo is made once per session and copied per test (the journal's a
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
 import re
 import shutil
-import socket
 import sqlite3
 import threading
 import time
@@ -24,6 +21,7 @@ from typing import Any
 import pytest
 
 from pipeline.demo import EXAMPLES
+from tests.web.ncalayer_standin import StandInNCALayer, free_port, officer_key
 
 NOW = "2027-01-08T12:00:00+05:00"
 XSS = "<script>alert(1)</script>"
@@ -201,12 +199,6 @@ def sign_in(client: Any, officer: str, password: str | None = None) -> Any:
                                        "csrf": csrf_of(page.text), "next": "/queue"}, follow_redirects=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """``qamqor serve``'s application under uvicorn on 127.0.0.1, in a thread."""
 
@@ -233,78 +225,32 @@ class Server:
         self.thread.join(10)
 
 
-class StandInNCALayer:
-    """A local WebSocket server speaking NCALayer's protocol (greeting, ``kz.gov.pki.knca.basics`` ``sign`` with
-    ``format: cms``) and signing with a key of the demo PKI — a detached CMS over the decoded data."""
+# --- Debian's Chromium through Playwright (no browser download) -------------------------------------------
 
-    def __init__(self, p12: Path, password: str, *, refuse: bool = False):
-        from cryptography.hazmat.primitives.serialization import pkcs12
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-        self.key, self.cert, self.extra = pkcs12.load_key_and_certificates(p12.read_bytes(), password.encode())
-        self.refuse = refuse
-        self.port = free_port()
-        self.url = f"ws://127.0.0.1:{self.port}"
-        self.requests: list[dict[str, Any]] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._ready = threading.Event()
-        self._stop: asyncio.Future | None = None
 
-    def cms(self, data: bytes) -> bytes:
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
+@pytest.fixture(scope="module")
+def browser_args() -> list[str]:
+    """Chromium's command line; a module that needs more overrides this fixture."""
+    return BROWSER_ARGS
 
-        builder = pkcs7.PKCS7SignatureBuilder().set_data(data).add_signer(self.cert, self.key, hashes.SHA256())
-        for c in self.extra:
-            builder = builder.add_certificate(c)
-        return builder.sign(Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary,
-                                           pkcs7.PKCS7Options.NoCapabilities])
 
-    async def _handler(self, ws: Any) -> None:
-        await ws.send(json.dumps({"result": {"version": "1.4"}}))
-        async for message in ws:
-            request = json.loads(message)
-            self.requests.append(request)
-            args = request.get("args", {})
-            if request.get("module") != "kz.gov.pki.knca.basics" or request.get("method") != "sign" \
-                    or args.get("format") != "cms":
-                await ws.send(json.dumps({"status": False, "code": "UNKNOWN_METHOD", "message": "unsupported"}))
-                continue
-            if self.refuse:
-                await ws.send(json.dumps({"status": False, "code": "USER_CANCELED", "message": "canceled"}))
-                continue
-            data = base64.b64decode(args["data"]) if args.get("signingParams", {}).get("decode") else \
-                args["data"].encode()
-            cms = base64.b64encode(self.cms(data)).decode()
-            await ws.send(json.dumps({"status": True, "body": {"result": [cms]}}))
+@pytest.fixture(scope="module")
+def browser(browser_args: list[str]):
+    """One headless Chromium per test module."""
+    from playwright.sync_api import sync_playwright
 
-    def _run(self) -> None:
-        import websockets
-
-        asyncio.set_event_loop(self._loop)
-
-        async def main() -> None:
-            self._stop = self._loop.create_future()
-            async with websockets.serve(self._handler, "127.0.0.1", self.port, max_size=50_000_000):
-                self._ready.set()
-                await self._stop
-
-        self._loop.run_until_complete(main())
-
-    def __enter__(self) -> StandInNCALayer:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the stand-in NCALayer did not start")
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._loop.call_soon_threadsafe(lambda: self._stop.done() or self._stop.set_result(None))
-        self._thread.join(10)
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=browser_args, headless=True)
+        yield b
+        b.close()
 
 
 @pytest.fixture
 def ncalayer(site: Path) -> Iterator[StandInNCALayer]:
-    pki = json.loads((site / "var/demo-pki/pki.json").read_text())
-    head = next(o for o in pki["officers"] if o["id"] == "head")
-    with StandInNCALayer(Path(head["p12"]), head["password"]) as stand_in:
+    """The NCALayer stand-in (tests/web/ncalayer_standin.py) holding the head's demo key."""
+    with StandInNCALayer(*officer_key(site, "head")) as stand_in:
         yield stand_in

@@ -8,11 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.web.conftest import PASSWORDS, XSS, Server, config_of, public_path
+from tests.web.conftest import CHROMIUM, PASSWORDS, XSS, Server, config_of, public_path
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ORDER = "C-2026-0001-order"
 REFUSAL = "C-2026-0002-reasoned_refusal"
 XSS_ACT = "C-XSS-0001-inspection_act"
@@ -21,16 +18,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no /usr/bin/chromium (scripts/ensure-debian-packages installs it)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -132,7 +119,7 @@ def test_head_signs_with_ncalayer(site, app_factory, page, ncalayer, acts_signed
 
 
 def test_ncalayer_cancel_leaves_the_document_queued(site, app_factory, page, ncalayer, acts_signed):
-    ncalayer.refuse = True
+    ncalayer.mode = "cancel"  # the officer closes the key dialog: {"status":true,"body":{}}
     with Server(app_factory(ncalayer_url=ncalayer.url)) as server:
         sign_in(page, server.url, "head-nca")
         page.wait_for_url(f"{server.url}/queue")

@@ -18,11 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.web import axe
-from tests.web.conftest import NOW, PASSWORDS, Server, config_of, copy_site
+from tests.web.conftest import CHROMIUM, NOW, PASSWORDS, Server, config_of, copy_site
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ACT = "C-2026-0001-inspection_act"
 ORDER = "C-2026-0001-order"
 XSS_ACT = "C-XSS-0001-inspection_act"  # opened by no other test of the module
@@ -104,16 +101,6 @@ def day(web_template: Path, tmp_path_factory: pytest.TempPathFactory):
         with Server(app) as server:
             yield root, server.url
         app.state.desk.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def open_page(browser, size: str, lang: str):

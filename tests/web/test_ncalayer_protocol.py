@@ -18,13 +18,12 @@ from asn1crypto import cms as asn1_cms
 
 from pipeline.journal import store
 from pipeline.web.external import read_answer
-from tests.web.conftest import PASSWORDS, Server, csrf_of, sign_in
+from tests.web.conftest import BROWSER_ARGS, CHROMIUM, PASSWORDS, Server, csrf_of, sign_in
 from tests.web.ncalayer_standin import StandInNCALayer, officer_key
 
 ORDER = "C-2026-0001-order"
 REFUSAL = "C-2026-0002-reasoned_refusal"
 HEAD_NAME = "Бекова Жанар Төлегенқызы"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture
@@ -137,20 +136,13 @@ def test_the_server_reads_each_answer_in_words(client, stand_in, site, acts_sign
 
 # --- the desk's page script against the stand-in, in Chromium ---------------------------------------------------
 
-browser_only = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no /usr/bin/chromium")
-
-
 @pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
+def browser_args() -> list[str]:
+    # NCALayer's certificate is its own (self-signed here): Chromium accepts it for wss:// with this flag
+    return [*BROWSER_ARGS, "--ignore-certificate-errors"]
 
-    from tests.web.test_browser import ARGS
 
-    with sync_playwright() as pw:
-        # NCALayer's certificate is its own (self-signed here): Chromium accepts it for wss:// with this flag
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, "--ignore-certificate-errors"], headless=True)
-        yield b
-        b.close()
+browser_only = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="no /usr/bin/chromium")
 
 
 @pytest.fixture

@@ -16,14 +16,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from pipeline.verify_links import verify_url
-from tests.web.conftest import Server, config_of, csrf_of, public_path
+from tests.web.conftest import CHROMIUM, Server, config_of, csrf_of, public_path
 
 RECEIPT = "C-2026-0001-acceptance_receipt"
 ORDER = "C-2026-0001-order"
 HEAD = "Бекова Жанар Төлегенқызы"
 CHILD = ("Оспанов", "Әлихан", "170612523012", "Оспанова", "110903615069", "2017")
 ENGINEERS = ("SHA-256", "B-B", "B-T", "B-LT", "B-LTA", "қызметкердің үстелі", "рабочее место сотрудника", "C-2026-0001")
-CHROMIUM = "/usr/bin/chromium"
 
 
 def _operator(site: Path) -> str:
@@ -142,18 +141,6 @@ def test_the_upload_check_on_the_same_page_tells_same_changed_and_unsigned(clien
 
 
 # --- in Chromium, on a phone and a laptop, in both languages ---------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    from tests.web.test_browser import ARGS
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 #: what a phone and a laptop show; ¶ of the brief: no sideways scroll, tap targets of at least 24 px
