@@ -14,12 +14,9 @@ from typing import Any
 AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
 
 
-def available() -> bool:
-    return AXE.is_file()
-
-
 def violations(page: Any, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
     """The page's axe-core violations of these impacts: each rule id, its help text and the failing nodes."""
+    assert AXE.is_file(), f"no {AXE}: `make setup` installs axe-core from npm (tests/web/js)"
     page.evaluate(AXE.read_text(encoding="utf-8") + "\n;window.__axe_loaded = true;")
     result = page.evaluate("axe.run(document, {resultTypes: ['violations']}).then(r => JSON.stringify(r.violations))")
     found = json.loads(result)

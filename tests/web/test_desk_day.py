@@ -141,7 +141,7 @@ def test_pages_read_in_words_fit_the_screen_and_pass_axe(day, browser, size, lan
             page.goto(base + path)
             shot(page, f"{name}-{size}-{lang}")
             checks.append((name, visible_raw(page), no_sideways_scroll(page) or too_wide(page), small_targets(page)))
-            if name in ("queue", "document", "case") and axe.available():
+            if name in ("queue", "document", "case"):
                 assert axe.violations(page) == [], name
         for name, raw, fits, small in checks:
             assert raw == [], (name, raw)

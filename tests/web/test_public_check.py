@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from pipeline.verify_links import verify_url
+from tests.web import axe
 from tests.web.conftest import CHROMIUM, Server, config_of, csrf_of, public_path
 
 RECEIPT = "C-2026-0001-acceptance_receipt"
@@ -157,16 +158,6 @@ LAYOUT = """() => {
 }"""
 
 
-def _axe(page) -> list:
-    """Serious accessibility violations, when the suite's axe-core helper (tests/web/axe.py) is there."""
-    try:
-        from tests.web import axe  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    found = axe.violations(page) if hasattr(axe, "violations") else []
-    return [v for v in found if (v.get("impact") if isinstance(v, dict) else None) in ("serious", "critical")]
-
-
 def _drawn(page) -> int:
     """The first page image's width once it has loaded (polled: the page's CSP forbids wait_for_function's eval)."""
     for _ in range(100):
@@ -204,7 +195,7 @@ def test_the_check_page_on_a_phone_and_a_laptop_in_both_languages(site, app_fact
                     assert seen["small"] == [], f"{where}: {seen['small']}"
                     assert all(w in seen["text"] for w in words[lang]), where
                     assert not any(w in seen["text"] for w in ENGINEERS), where
-                    assert _axe(page) == [], where
+                    assert axe.violations(page) == [], where
                     if doc_id == RECEIPT:  # the copy is there and drawn
                         assert page.locator('img[data-testid="page"]').count() >= 1
                         assert _drawn(page) > 100

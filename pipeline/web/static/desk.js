@@ -47,24 +47,29 @@
     try { conn = await NCA.connect(form.dataset.ncalayer); } catch (e) {
       progress.textContent = form.dataset.msgNoncalayer; button.disabled = false; return;
     }
-    const signed = [];
+    const signed = [], failedIds = [];
+    const bar = document.getElementById("batch-progress");  // the confirmation page's bar, as for a key file
+    if (bar) { bar.max = chosen.length; bar.value = 0; }
     let done = 0;
     const failed = (result) => (result.error || "") + (result.code_text ? " (" + result.code_text + ")" : "");
     for (const doc of chosen) {
       progress.textContent = say(form.dataset.msgProgress, { done, total: chosen.length });
       const prepared = await post("/external/prepare", { document_id: doc.id, sha256: doc.sha });
       const label = prepared.title || doc.id;
-      if (!prepared.ok) { note(label + ": " + failed(prepared), "fail"); done += 1; continue; }
+      if (!prepared.ok) { note(label + ": " + failed(prepared), "fail"); failedIds.push(doc.id); done += 1; if (bar) bar.value = done; continue; }
       const answer = await NCA.sign(conn, prepared.data, { iin: form.dataset.iin, locale: form.dataset.locale });
       const result = await post("/external/finish", { token: prepared.token, answer: answer });
       done += 1;
+      if (bar) bar.value = done;
       if (result.ok) { signed.push(doc.id); note(label + ": " + (result.message || result.status)); continue; }
       if (result.cancelled) { note(label + ": " + result.error, "cancelled"); break; }  // the officer stopped
       note(label + ": " + failed(result), "fail");
+      failedIds.push(doc.id);
     }
     NCA.close(conn);
     progress.textContent = say(form.dataset.msgProgress, { done, total: chosen.length }) + " — " + form.dataset.msgDone;
-    const results = "/results?" + signed.map((id) => "id=" + encodeURIComponent(id)).join("&");
+    const results = "/results?" + signed.map((id) => "id=" + encodeURIComponent(id))
+      .concat(failedIds.map((id) => "failed=" + encodeURIComponent(id))).join("&");  // N signed, M not, as for a key file
     if (signed.length && signed.length === chosen.length) {
       window.location.assign(results);
       return;
