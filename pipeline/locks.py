@@ -56,7 +56,17 @@ class StateLock:
 
 @contextmanager
 def document_lock(documents_dir: Path, document_id: str) -> Iterator[None]:
-    """Hold the document for one signature or one delivery; another holder makes this a StateConflict."""
+    """Hold the document for one signature or one delivery; another holder makes this a StateConflict.
+
+    On a node, in a job holding the document's fencing token (issue 10), the token is the lock: a file lock would
+    stay with a node frozen in the middle (SIGSTOP) for as long as it is frozen, while the token passes to the
+    node that retries the job and fences the frozen one's writes out."""
+    from .cluster import fencing
+
+    held = fencing.current()
+    if held is not None and held[0] == f"doc:{document_id}":
+        yield
+        return
     path = documents_dir / f".{document_id}.lock"
     with open(path, "a") as fh:
         try:
