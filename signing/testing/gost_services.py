@@ -137,12 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot start the GOST services: {e}", file=sys.stderr)
         return 2
     print(f"GOST TSA, OCSP and CRLs (NOT FOR PRODUCTION) on http://{args.host}:{args.port}/gost", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server.serve_until_interrupted()
     return 0
 
 

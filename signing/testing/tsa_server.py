@@ -220,6 +220,15 @@ class BackgroundServer(ThreadingHTTPServer):
     def __exit__(self, *exc):
         self.close()
 
+    def serve_until_interrupted(self) -> None:
+        """Serve in this thread until Ctrl-C (the command lines of the test servers)."""
+        try:
+            self.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.server_close()
+
 
 class TimestampServer(BackgroundServer):
     """An HTTP server answering RFC 3161 requests with ``stamper``; ``start()`` serves in a thread."""
@@ -263,12 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
         return 2
     print(f"RFC 3161 TSA (NOT FOR PRODUCTION) listening on {server.url}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    server.serve_until_interrupted()
     return 0
 
 
