@@ -108,11 +108,13 @@ def _ensure_gost_services(config) -> None:
     ``gost_tsa_url``, started as the RSA ones are, when nothing answers there yet."""
     from urllib.parse import urlsplit
 
+    url = urlsplit(config.signing.gost_tsa_url or "")
+    if url.hostname != "127.0.0.1" or not url.port:
+        return  # not a GOST demo: nothing to start (nor the GOST modules to import, #13's start-up)
     from signing.testing.gost_demo import services_command
 
-    url = urlsplit(config.signing.gost_tsa_url or "")
     cmd = services_command(config.state / "demo-pki" / "gost", url.port or 0)
-    if cmd is None or url.hostname != "127.0.0.1" or not url.port:
+    if cmd is None:
         return
     proc = _services.get(url.port)
     if (proc is not None and proc.poll() is None) or _listening(url.port):

@@ -2,7 +2,7 @@
 worker processes, or (next) as jobs of a job engine on several machines — the driver does not change.
 
 What is dispatched is a plain module-level function of picklable arguments returning a picklable result
-(:func:`pipeline.stages.render.run`); it does no journal or outbox I/O (the driver does that around it), so
+(:func:`pipeline.stages.render_worker.run`); it does no journal or outbox I/O (the driver does that around it), so
 running it twice is harmless.
 
 Scratch files stay in the state folder (#14.18): a pool given ``scratch`` (``<state>/tmp``) points each worker's
@@ -133,6 +133,6 @@ def warm_worker() -> None:
 
     if multiprocessing.parent_process() is not None:
         die_with_parent()
-    from .stages.render import warm
+    from .stages.render_worker import warm  # not .render: a worker never imports the journal (#13)
 
     warm()

@@ -6,6 +6,7 @@ who may sign what is passed in (``SigningOptions.allowed_roles``).  The demo PKI
 :mod:`signing.testing`, not for production, and not imported from here.
 """
 
+from . import speedups  # noqa: F401 - installs the two library speed-ups (issue 13)
 from .errors import (
     ApprovalMismatch,
     CertificateNotValidNow,

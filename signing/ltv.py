@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Iterable
@@ -165,8 +166,14 @@ TSA_STATUS_MAX_AGE = dt.timedelta(days=365 * 100)
 
 def validation_spec(trust_roots: Iterable[asn1_x509.Certificate], *, online: bool = False,
                     lenient_tsa: bool = True) -> PdfSignatureValidationSpec:
-    """The archive's policy (module docstring): offline unless ``online``."""
-    trust = SimpleTrustManager.build(trust_roots=list(trust_roots))
+    """The archive's policy (module docstring): offline unless ``online``.  Built once per set of roots (#13: the
+    trust manager hashes every root's name; a worker validates every document it signs against the same roots)."""
+    return _validation_spec(tuple(c.dump() for c in trust_roots), online, lenient_tsa)
+
+
+@functools.lru_cache(maxsize=16)
+def _validation_spec(roots_der: tuple[bytes, ...], online: bool, lenient_tsa: bool) -> PdfSignatureValidationSpec:
+    trust = SimpleTrustManager.build(trust_roots=[asn1_x509.Certificate.load(d) for d in roots_der])
     signer_policy = CertValidationPolicySpec(
         trust_manager=trust, revinfo_policy=CertRevTrustPolicy(REQUIRE_REVINFO, retroactive_revinfo=True))
     tsa_policy = CertValidationPolicySpec(
@@ -325,7 +332,7 @@ async def _validate_each(reader, sigs, roots, online: bool, timing, report: LtvR
     # DSS takes it — what passes a freshly signed B-LTA at once, so one validation per fresh document (#13) —
     # and, when that does not pass, the strict policy (status data issued after each archive timestamp: what
     # lets the time slide reach back past an expired TSA certificate), whose verdict stands unless it passes
-    lenient, strict = validation_spec(roots, online=online), validation_spec(roots, online=online, lenient_tsa=False)
+    lenient = validation_spec(roots, online=online)
     for sig in sigs:
         if is_gost_cms(sig.signed_data):  # issue 16: pyca has no Streebog, so GOST is verified in signing.gost_cms
             verdict, xml = await async_ltv_signature(reader, sig, roots, timing.validation_time, etsi=etsi)
@@ -335,6 +342,7 @@ async def _validate_each(reader, sigs, roots, online: bool, timing, report: LtvR
         try:
             result = await ades_lta_validation(sig, lenient, timing_info=timing)
             if result.ades_subindic.status != AdESStatus.PASSED:
+                strict = validation_spec(roots, online=online, lenient_tsa=False)
                 result = await ades_lta_validation(sig, strict, timing_info=timing)
         except Exception as e:  # noqa: BLE001 - a signature the engine cannot read is a finding, not a crash
             report.signatures.append(LtvSignature(field=sig.field_name, indication="TOTAL-FAILED",

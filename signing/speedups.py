@@ -1,0 +1,78 @@
+"""Two hot spots of the libraries, made fast without changing what they return (issue 13).
+
+Installed once, when :mod:`signing` is imported; each replaces a pure function by one that gives the same result
+for every input (``tests/signing/test_speedups.py`` compares them with the originals), measured in
+``bench/PROFILE.md``:
+
+* **pyHanko's hex-string reader** (``pyhanko.pdf_utils.generic.read_hex_string_from_stream``) reads a ``<…>``
+  string one byte at a time through ``read_non_whitespace``.  Every signature's ``/Contents`` is such a string,
+  padded with zeros to the space reserved for the CMS (16 to 64 KB of hex digits), and every validation reads it:
+  a third of the archive report of a fresh B-B document went there.  Ours reads it in blocks, drops the PDF
+  whitespace and checks the digits at once.  A ``%`` inside the string (pyHanko's reader takes it for a comment)
+  goes to the original reader, so even malformed files read exactly as before.
+* **asn1crypto's RFC 4518 string preparation** (``NameTypeAndValue._ldap_string_prep``), run for every attribute
+  of every name compared while matching certificates (issuer and serial, path building): names in Cyrillic walk
+  the whole ``stringprep`` table each time.  It is a pure function of the string, so its results are kept (a
+  bounded cache of 4,096 strings: the names of the installation's CAs, officers and TSAs).
+"""
+
+from __future__ import annotations
+
+import binascii
+import functools
+import re
+
+from asn1crypto import x509 as _x509
+from pyhanko.pdf_utils import generic as _generic
+from pyhanko.pdf_utils.misc import PDF_WHITESPACE
+
+ORIGINAL_READ_HEX = _generic.read_hex_string_from_stream
+ORIGINAL_STRING_PREP = _x509.NameTypeAndValue._ldap_string_prep
+
+_BLOCK = 16384
+_NOT_HEX = re.compile(rb"[^0-9A-Fa-f]")
+
+
+def read_hex_string_from_stream(stream):
+    """``<hex digits and whitespace>`` at the stream's position → the string object, the stream after ``>``."""
+    start = stream.tell()
+    stream.read(1)  # the "<"
+    parts = []
+    while True:
+        block = stream.read(_BLOCK)
+        if not block:  # no ">" before the end: the original reader says so in its words
+            stream.seek(start)
+            return ORIGINAL_READ_HEX(stream)
+        end = block.find(b">")
+        if end >= 0:
+            parts.append(block[:end])
+            stream.seek(end + 1 - len(block), 1)
+            break
+        parts.append(block)
+    digits = b"".join(parts).translate(None, PDF_WHITESPACE)
+    if _NOT_HEX.search(digits):  # a comment or a stray byte: the original reader's own handling and error
+        stream.seek(start)
+        return ORIGINAL_READ_HEX(stream)
+    if len(digits) % 2:
+        digits += b"0"
+    return _generic.pdf_string(binascii.unhexlify(digits))
+
+
+@functools.lru_cache(maxsize=4096)
+def _prepared(string: str) -> str:
+    return ORIGINAL_STRING_PREP(None, string)  # the method never reads ``self``
+
+
+def _ldap_string_prep(self, string):
+    try:
+        return _prepared(string)
+    except TypeError:  # not hashable (no name attribute native to asn1crypto is, but never fail on one)
+        return ORIGINAL_STRING_PREP(self, string)
+
+
+def install() -> None:
+    _generic.read_hex_string_from_stream = read_hex_string_from_stream
+    _x509.NameTypeAndValue._ldap_string_prep = _ldap_string_prep
+
+
+install()
