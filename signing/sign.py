@@ -18,6 +18,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
+import time
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -29,6 +30,7 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign import fields as ph_fields
 from pyhanko.sign import signers as ph_signers
 from pyhanko.sign.general import SigningError
+from pyhanko.sign.timestamps import HTTPTimeStamper
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp.noop import NoOpStampStyle
 from pyhanko_certvalidator import ValidationContext
@@ -230,9 +232,7 @@ class _Session:
     def timestamper(self):
         if not self.options.tsa_url or self.options.level == "B-B":
             return None
-        from pyhanko.sign.timestamps import HTTPTimeStamper
-
-        return HTTPTimeStamper(self.options.tsa_url, session=self.session, timeout=self.options.timeout_s)
+        return _TimeStamper(self.options.tsa_url, session=self.session, timeout=self.options.timeout_s)
 
     def lt_context(self, key_chain):
         if self.options.level not in ("B-LT", "B-LTA"):
@@ -244,6 +244,31 @@ class _Session:
             revocation_mode="hard-fail",
             fetcher_backend=self.fetcher_backend(),
         )
+
+
+#: how long one TSA's sample token stands for its certificates (a TSA that changes its key is seen within this)
+SAMPLE_TOKEN_S = 600.0
+_sample_tokens: dict[tuple[str, str], tuple[float, object]] = {}
+
+
+class _TimeStamper(HTTPTimeStamper):
+    """pyHanko's HTTP timestamper, whose sample token is asked of the TSA once per process and digest every
+    ``SAMPLE_TOKEN_S`` rather than once per signature (#13).
+
+    Before every B-LT/B-LTA signature pyHanko asks the TSA for a sample token (``async_dummy_response``) to learn
+    its certificates, whose status goes into the DSS: with the signature's own timestamp and the document
+    timestamp that made three requests to the TSA per document, now two."""
+
+    async def async_dummy_response(self, md_algorithm):
+        key = (self.url, md_algorithm)
+        kept = _sample_tokens.get(key)
+        if kept is not None and time.monotonic() - kept[0] < SAMPLE_TOKEN_S:
+            if md_algorithm not in self._dummy_response_cache:
+                self._register_dummy(md_algorithm, kept[1])  # its certificates, as pyHanko records them
+            return kept[1]
+        token = await super().async_dummy_response(md_algorithm)
+        _sample_tokens[key] = (time.monotonic(), token)
+        return token
 
 
 async def async_sign_pdf(

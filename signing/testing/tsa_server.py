@@ -171,6 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._plain(413, "request too large\n")
         body = self.rfile.read(length)
         out = answer(self.server.stamper, body)
+        self.server.answered += 1
         self.send_response(200)
         self.send_header("Content-Type", "application/timestamp-reply")
         self.send_header("Content-Length", str(len(out)))
@@ -237,6 +238,7 @@ class TimestampServer(BackgroundServer):
         super().__init__((host, port), _Handler)
         self.stamper = stamper
         self.verbose = verbose
+        self.answered = 0  #: requests answered (what a test counts)
 
     @property
     def url(self) -> str:

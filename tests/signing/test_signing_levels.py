@@ -96,3 +96,26 @@ def test_ocsp_down_is_transient(tmp_path, order_pdf):
     with pytest.raises(SigningServiceDown) as e:
         sign_as(pki, keys, "head", order_pdf, "sig-head", "order", options)
     assert isinstance(e.value, TransientError) and e.value.exit_code == ExitCode.transient
+
+
+def test_the_tsa_is_asked_for_its_sample_token_once_not_per_document(pki_server, keys, monkeypatch):
+    """Issue 13: pyHanko asks a TSA for a sample token before each B-LT/B-LTA signature (to put its certificates'
+    status in the DSS); one per TSA and process now serves every document — two requests per B-LTA document (the
+    signature's timestamp, the document timestamp) rather than three — and each document still validates."""
+    from signing import sign as sign_module
+    from signing.ltv import validate_archive
+    from signing.testing.tsa_server import TimestampServer, load_tsa_from_pki
+
+    pki = pki_server
+    monkeypatch.setattr(sign_module, "_sample_tokens", {})
+    with TimestampServer(load_tsa_from_pki(pki.directory)).start() as tsa:
+        options = signing_options(level="B-LTA", tsa_url=tsa.url, trust_roots=[pki.root_cert])
+        signed = [sign_as(pki, keys, "head", make_pdf(["sig-head"], case=f"CASE-S{i}"), "sig-head", "order", options)
+                  for i in range(3)]
+        assert tsa.answered == 1 + 3 * 2
+        monkeypatch.setattr(sign_module, "SAMPLE_TOKEN_S", 0.0)  # kept no longer: asked again, as before
+        sign_as(pki, keys, "head", make_pdf(["sig-head"], case="CASE-S3"), "sig-head", "order", options)
+        assert tsa.answered == 1 + 3 * 2 + 3
+    for data in signed:
+        report = validate_archive(data, trust_roots=[pki.root_cert])
+        assert [s.indication for s in report.signatures] == ["TOTAL-PASSED"], report.signatures
