@@ -58,9 +58,6 @@ from .policy import (
 Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 
-# Space reserved for the CMS (hex, so twice the DER size): chain of 3 RSA certificates ≈ 4 KB, a timestamp
-# token with its TSA certificate ≈ 2–3 KB more.  Generous, because pyHanko fails when it is too small (#515).
-_RESERVE = {"B-B": 16384, "B-T": 32768, "B-LT": 32768, "B-LTA": 32768}
 
 
 @dataclass
@@ -304,7 +301,9 @@ async def async_sign_pdf(
                 timestamper=s.timestamper(),
                 stamp_style=_stamp_style(stamp, ident, box, now),
             )
-            out = await pdf_signer.async_sign_pdf(w, existing_fields_only=True, bytes_reserved=_RESERVE[options.level])
+            # the space for the CMS is pyHanko's estimate (a dry run with the key's chain and the TSA's sample
+            # token, and half as much again): half the padding the fixed 16 KB left in a B-LTA file (#13)
+            out = await pdf_signer.async_sign_pdf(w, existing_fields_only=True)
         except SigningRefused:
             raise
         except (SigningError, PdfError, TimestampRequestError, OSError, ValueError, RuntimeError) as e:

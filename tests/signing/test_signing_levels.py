@@ -119,3 +119,20 @@ def test_the_tsa_is_asked_for_its_sample_token_once_not_per_document(pki_server,
     for data in signed:
         report = validate_archive(data, trust_roots=[pki.root_cert])
         assert [s.indication for s in report.signatures] == ["TOTAL-PASSED"], report.signatures
+
+
+@pytest.mark.parametrize("level", ["B-B", "B-LTA"])
+def test_the_space_kept_for_the_signature_fits_it(pki_server, fast_tsa, keys, level):
+    """Issue 13: the space reserved in the file for each CMS is pyHanko's estimate for the key's chain and the TSA's
+    token, not a fixed 16 KB: an archived B-LTA file carried 20 KB of zeros (a fifth of it)."""
+    pki = pki_server
+    options = signing_options(level=level, tsa_url=None if level == "B-B" else pki.tsa_url,
+                              trust_roots=[pki.root_cert])
+    signed = sign_as(pki, keys, "head", make_pdf(["sig-head"], case=f"CASE-R{level}"), "sig-head", "order", options)
+    sigs = list(_reader(signed).embedded_signatures)
+    assert len(sigs) == (2 if level == "B-LTA" else 1)
+    for sig in sigs:
+        byte_range = sig.sig_object["/ByteRange"]
+        reserved_hex = byte_range[2] - byte_range[1] - 2
+        assert len(sig.signed_data.dump()) * 2 <= reserved_hex <= 2 * len(sig.signed_data.dump()) * 2
+
