@@ -75,10 +75,15 @@ class ProcessDispatcher:
         import multiprocessing
 
         # "spawn": fresh interpreters (recycling workers needs it), started with nothing of the runner's state
-        return ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             max_workers=self.workers, initializer=self._initializer,
             mp_context=multiprocessing.get_context("spawn"), max_tasks_per_child=self.tasks_per_worker,
         )
+        # every worker started and warming now, while the driver opens the journal and reads the first batch,
+        # rather than at the first documents (a pool starts a process per submit that finds none idle; #13)
+        for _ in range(self.workers):
+            pool.submit(_ready)
+        return pool
 
     def restart(self) -> None:
         """A worker died and broke the pool: start a fresh one (the runner resubmits what was lost)."""
@@ -95,6 +100,10 @@ class ProcessDispatcher:
         if self.scratch is not None and self.scratch.is_dir():
             for leftover in self.scratch.glob("worker-*"):  # a worker that was killed could not clean up
                 shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _ready() -> None:
+    """Nothing: what starts a worker (its initializer warms it)."""
 
 
 def _in_scratch(scratch: str, initializer: Callable[[], None]) -> None:
