@@ -89,6 +89,15 @@ class RenderedDocument:
     pdf: bytes
     pages: int
     signature_fields: tuple[SignatureField, ...]
+    #: the modules of the verification link's QR code the page prints (rows, 1 = dark), for the signature stamp
+    #: to draw the same code without making it again (#13: segno's mask selection is ~7 ms a code)
+    qr: tuple[bytes, ...] = ()
+
+
+def qr_code(url: str):
+    """The verification link's QR code: error correction M (ISO/IEC 18004), never a Micro QR, the level kept as
+    asked (the signature stamp draws the same modules, signing/stamp.py)."""
+    return segno.make(url, error="m", micro=False, boost_error=False)
 
 
 def harfbuzz_subsetting_available() -> bool:
@@ -214,6 +223,7 @@ class Renderer:
             date_kk=self.dates.kk, date_ru=self.dates.ru, digits=self.dates.digits, hm=self.dates.hm,
             fio=full_name, capitalize_first=lambda s: s[:1].upper() + s[1:], decimal=decimal_comma,
         )
+        self._qr_code = lru_cache(maxsize=512)(qr_code)
         self._qr = lru_cache(maxsize=512)(self._qr_data_uri)
         for kind in self.catalogue.document_kinds():   # compile every template now, fail early
             for lang in LANGUAGES:
@@ -250,10 +260,9 @@ class Renderer:
     def _template_name(spec: DocumentSpec, lang: str) -> str:
         return f"{spec.template}.{lang}.html.j2"
 
-    @staticmethod
-    def _qr_data_uri(url: str) -> str:
+    def _qr_data_uri(self, url: str) -> str:
         png = io.BytesIO()
-        segno.make(url, error="m", micro=False).save(png, kind="png", scale=4, border=1)
+        self._qr_code(url).save(png, kind="png", scale=4, border=1)
         return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
 
     # ---- the interface
@@ -290,7 +299,9 @@ class Renderer:
             pdf_variant="pdf/a-3b", pdf_identifier=identifier, attachments=pdf_attachments or None,
             finisher=partial(_add_signature_fields, fields=fields),
         )
-        return RenderedDocument(pdf=pdf, pages=len(document.pages), signature_fields=tuple(fields))
+        url = doc.get("verify_url") or doc.get("id") or ""
+        return RenderedDocument(pdf=pdf, pages=len(document.pages), signature_fields=tuple(fields),
+                                qr=tuple(bytes(row) for row in self._qr_code(url).matrix))
 
     def html(self, kind: str, language: str, context: dict) -> str:
         """The HTML of a document (the template output), before layout."""

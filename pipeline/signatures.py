@@ -40,6 +40,7 @@ class SignRequest:
     language: str
     verify_url: str
     organisation_bin: str | None
+    qr: tuple[bytes, ...] = ()  #: the QR code of ``verify_url`` the renderer made, for the stamp (#13)
 
 
 class SignatureBackend(Protocol):
@@ -90,7 +91,7 @@ class _ServerKeyBackend:
         stamp = signing.StampInfo(
             language=request.language, signer_name=officer.name,
             position=officer.position_kk if request.language == "kk" else officer.position_ru,
-            verify_url=request.verify_url, time_format=stamp_time_format(request.language),
+            verify_url=request.verify_url, time_format=stamp_time_format(request.language), qr=request.qr,
         )
         try:
             out = signing.sign_pdf(

@@ -101,6 +101,8 @@ class StampInfo:
     verify_url: str
     #: how the stamp prints the signing time (Kazakhstan's clock): the caller's official style (a strftime pattern)
     time_format: str = "%Y-%m-%d %H:%M:%S (UTC+05:00)"
+    #: the QR code of ``verify_url`` (rows of modules, 1 = dark) when the caller already made it, else made here
+    qr: tuple[bytes, ...] = ()
 
 
 # chain verdicts per (certificate, roots) when revocation is not checked: the path does not change, and the

@@ -91,11 +91,11 @@ def run(job: RenderJob) -> RenderResult:
                    for f in doc.signature_fields)
     result = RenderResult(job.document_id, doc.pdf, doc.pages, fields)
     if job.seal and fields:
-        result = _sign_in_worker(job, result)
+        result = _sign_in_worker(job, result, doc.qr)
     return result
 
 
-def _sign_in_worker(job: RenderJob, result: RenderResult) -> RenderResult:
+def _sign_in_worker(job: RenderJob, result: RenderResult, qr: tuple[bytes, ...] = ()) -> RenderResult:
     """Sign a freshly rendered automatic document with a key file every worker can load (PKCS#12).  Failures
     come back as data: a transient one (TSA down) is retried later, never turned into a rejection."""
     from forms.catalogue import signers_by_role
@@ -109,8 +109,9 @@ def _sign_in_worker(job: RenderJob, result: RenderResult) -> RenderResult:
         signatures = _signatures[config.source] = Signatures(config, signers_by_role())
     officer = config.officer(job.seal.officer)
     field = result.fields[0]["name"]
-    request = SignRequest(result.pdf, field, sha256(result.pdf), job.kind, job.language,
-                          verify_url(config, job.document_id), job.seal.organisation_bin)
+    url = verify_url(config, job.document_id)
+    request = SignRequest(result.pdf, field, sha256(result.pdf), job.kind, job.language, url,
+                          job.seal.organisation_bin, qr if url == job.context["document"].get("verify_url") else ())
     try:
         signed, info = signatures.backend(officer).sign(request)
     except TransientError as err:

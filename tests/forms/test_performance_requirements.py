@@ -32,7 +32,7 @@ def test_the_verification_qr_in_every_page_footer_carries_the_document_url(sampl
 
     r = samples[("order", "kk")]
     url = r.context["document"]["verify_url"]
-    matrix = segno.make(url, error="m", micro=False).matrix
+    matrix = segno.make(url, error="m", micro=False, boost_error=False).matrix  # the stamp draws the same code
     reader = PdfReader(io.BytesIO(r.doc.pdf))
     assert len(reader.pages) == r.doc.pages >= 2
     for page in reader.pages:
