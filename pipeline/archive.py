@@ -116,6 +116,12 @@ def _complete(p: Path, data: bytes, *, tsa_url: str, trust: list, timeout_s: flo
 
 
 async def _complete_online(data: bytes, *, trust: list, timeout_s: float) -> bytes | None:
+    from signing.gost_renew import async_complete, is_gost_document
+
+    if is_gost_document(data):  # issue 16: the GOST TSA's status data, from the GOST OCSP responder and CRLs
+        from signing.policy import load_trust_roots
+
+        return await async_complete(data, trust_roots=load_trust_roots(trust), timeout=timeout_s)
     import aiohttp
     from pyhanko_certvalidator import ValidationContext
     from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
@@ -138,7 +144,8 @@ def _document_id(pdf: Path) -> str | None:
 
 
 def renew_archive(files: list[Path], *, tsa_url: str, trust: list, before_days: int,
-                  now: dt.datetime | None = None, timeout_s: float = 30.0, journal=None) -> list[Renewal]:
+                  now: dt.datetime | None = None, timeout_s: float = 30.0, journal=None,
+                  gost_tsa_url: str | None = None) -> list[Renewal]:
     """Renew every file that needs it (``signing.ltv.needs_renewal``): a DSS update and a new document timestamp,
     then the ETSI report beside it.  Files that do not need it are left untouched, and so is a file whose bytes
     are still those its last journaled renewal left (renewing it again with the same TSA would prove nothing
@@ -184,7 +191,8 @@ def renew_archive(files: list[Path], *, tsa_url: str, trust: list, before_days: 
                        error=unreadable)
         if unreadable is None:
             try:
-                renewed = asyncio.run(_renew_online(data, tsa_url=tsa_url, trust=trust, timeout_s=timeout_s))
+                renewed = asyncio.run(_renew_online(data, tsa_url=tsa_url, trust=trust, timeout_s=timeout_s,
+                                                    gost_tsa_url=gost_tsa_url))
             except Exception as e:  # noqa: BLE001 - one file's TSA/OCSP failure must not stop the others
                 item.error = f"{type(e).__name__}: {e}"
             else:
@@ -233,14 +241,23 @@ def renew_installation(config, *, before_days: int, files: list[Path] | None = N
     journal = Journal(config.journal_url, audit=AuditLog(config.state / "audit.jsonl"))
     try:
         return renew_archive(files if files else archived_pdfs(config.outbox), tsa_url=tsa_url, trust=trust,
-                             before_days=before_days, now=now or clock.now(), journal=journal)
+                             before_days=before_days, now=now or clock.now(), journal=journal,
+                             gost_tsa_url=config.signing.gost_tsa_url)
     finally:
         if journal.audit is not None:
             journal.audit.sync()
         journal.close()
 
 
-async def _renew_online(data: bytes, *, tsa_url: str, trust: list, timeout_s: float) -> bytes:
+async def _renew_online(data: bytes, *, tsa_url: str, trust: list, timeout_s: float,
+                        gost_tsa_url: str | None = None) -> bytes:
+    from signing.gost_renew import async_renew, is_gost_document
+
+    if is_gost_document(data):  # issue 16: a GOST proof of existence, renewed by the GOST TSA (no Streebog in pyca)
+        from signing.policy import load_trust_roots
+
+        return await async_renew(data, tsa_url=gost_tsa_url or tsa_url, trust_roots=load_trust_roots(trust),
+                                 timeout=timeout_s)
     import aiohttp
     from pyhanko.sign.timestamps import HTTPTimeStamper
     from pyhanko_certvalidator import ValidationContext

@@ -39,7 +39,8 @@ from pyhanko_certvalidator.authority import CertTrustAnchor
 from pyhanko_certvalidator.path import ValidationPath
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-from .errors import SigningFailed, SigningRefused
+from . import gost_external
+from .errors import SigningFailed, SigningRefused, SigningServiceDown
 from .sign import (
     Level,
     SigningOptions,
@@ -72,7 +73,7 @@ class PreparedSignature:
     document: bytes  # the new revision with the zero-filled placeholder
     reserved_region_start: int
     reserved_region_end: int
-    digest: bytes  # SHA-256 over the signed byte ranges (for signers that sign a hash)
+    digest: bytes  # over the signed byte ranges (for signers that sign a hash): md_algorithm's (Streebog for GOST)
     md_algorithm: str
     certificate: asn1_x509.Certificate
     level: Level
@@ -178,7 +179,8 @@ class ExternalSigner:
     stamp and the placeholder, and returns the digest and the bytes to sign; ``finish`` checks the returned CMS
     (detached, signed by that certificate, over exactly those bytes) and embeds it.  B-B is what the CMS is;
     B-T adds our timestamp to the CMS when it has none; B-LT/B-LTA add the DSS and the document timestamp
-    through pyHanko's post-sign instructions.
+    through pyHanko's post-sign instructions.  A GOST certificate goes to :mod:`signing.gost_external` (issue 16:
+    the same checks and words, the digests, the CMS check and the levels in GOST).
     """
 
     def __init__(self, options: SigningOptions):
@@ -212,6 +214,11 @@ class ExternalSigner:
         options = self.options
         chain = list(chain)
         _check_approval(pdf, approved_sha256)
+        if gost_external.is_gost_certificate(certificate):  # issue 16: the officer's GOST key in NCALayer
+            return await _gost(gost_external.async_prepare(
+                options, pdf, field, certificate=certificate, chain=chain, officer_iin=officer_iin,
+                document_kind=document_kind, stamp=stamp, organisation_bin=organisation_bin),
+                "the document could not be prepared")
         async with _Session(options) as s:
             ident = await _check_policy(
                 certificate, chain, officer_iin=officer_iin, document_kind=document_kind, options=options,
@@ -258,6 +265,8 @@ class ExternalSigner:
             other = next((c.chosen for c in ci["content"]["certificates"] or ()
                           if c.name == "certificate" and _names(signer_info["sid"], c.chosen)), None)
             raise WrongSigner(other)
+        if prepared.md_algorithm == gost_external.MD_ALGORITHM:  # issue 16: a GOST CMS (pyHanko has no Streebog)
+            return await _gost(gost_external.async_finish(self.options, prepared, ci))
 
         output = BytesIO(prepared.document)
         own_timestamp = "signature_time_stamp_token" in _unsigned_attr_types(signer_info)
@@ -306,6 +315,15 @@ class ExternalSigner:
         )
         if status is None or not (status.intact and status.valid):
             raise SigningFailed("the outside CMS does not verify over the prepared document")
+
+
+async def _gost(step, failed: str = "the signature could not be made"):
+    try:
+        return await step
+    except (SigningRefused, SigningFailed, SigningServiceDown):
+        raise
+    except Exception as e:  # noqa: BLE001 - pyHanko's, asn1crypto's: a typed failure, as for RSA
+        raise _translate(e, failed=failed) from e
 
 
 class WrongSigner(SigningFailed):

@@ -243,7 +243,16 @@ class GostPrivateKey:
         algo = info["private_key_algorithm"]["algorithm"]
         if algo.native != KEY_NAMES[KEY_2015_512]:
             raise GostError(f"not a GOST 2015/512 key: {algorithm_name(algo.dotted)}")
-        return cls(int.from_bytes(info["private_key"].parsed.native, "little"))
+        # the OCTET STRING holds an OCTET STRING of d little-endian (Kalkan's 2015 keys, and ours), or an INTEGER
+        # (the NCA's 2004 container, signing.gost_p12), or the bare 64 bytes
+        inner = core.Sequence.load(der)[2].native
+        if inner[:1] == b"\x04" and len(inner) == SIZE + 2:
+            return cls(int.from_bytes(core.OctetString.load(inner).native, "little"))
+        if inner[:1] == b"\x02":
+            return cls(core.Integer.load(inner).native)
+        if len(inner) == SIZE:
+            return cls(int.from_bytes(inner, "little"))
+        raise GostError("the GOST private key is encoded in a way qamqor does not know")
 
 
 def verify_digest(public_key: keys.PublicKeyInfo, digest: bytes, signature: bytes) -> bool:

@@ -152,16 +152,11 @@ def _attr(signed_attrs, name: str):
     return None
 
 
-async def async_verify_signed_data(
-    signed_data: asn1_cms.SignedData, digest: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
-    at: dt.datetime | None = None, extra_crls: Iterable[asn1_crl.CertificateList] = (),
-    extra_certs: Iterable[asn1_x509.Certificate] = (), extra_ocsps: Iterable = (), content_type: str = "data",
-    key_usage: frozenset[str] = frozenset({"non_repudiation"}), extended_key_usage: frozenset[str] | None = None,
-) -> GostVerdict:
-    """Verify a GOST SignerInfo against the Streebog-512 ``digest`` of the signed data (module docstring).
-
-    ``extra_*``: validation data from elsewhere (a PDF's DSS); ``content_type``, ``key_usage`` and
-    ``extended_key_usage``: what a timestamp token's signer must be instead (:mod:`signing.gost_tsp`)."""
+def signature_verdict(signed_data: asn1_cms.SignedData, digest: bytes, *, extra_certs=(),
+                      content_type: str = "data") -> GostVerdict:
+    """The cryptographic part of :func:`async_verify_signed_data`, no certificate path: the layout, the
+    messageDigest against ``digest``, the GOST signature, signingCertificateV2.  A verdict that has not
+    failed is TOTAL-PASSED with its ``signer`` (the desk checks the path itself, :mod:`signing.gost_external`)."""
     infos = list(signed_data["signer_infos"])
     if len(infos) != 1:
         return _fail("FORMAT_FAILURE", f"expected one SignerInfo, found {len(infos)}")
@@ -203,12 +198,32 @@ async def async_verify_signed_data(
         if algo != "sha256" or not gost.same(first["cert_hash"].native, hashlib.sha256(signer.dump()).digest()):
             return _indeterminate("NO_SIGNING_CERTIFICATE_FOUND",
                                   "signingCertificateV2 does not name the signer's certificate", **kw)
+    return GostVerdict("TOTAL-PASSED", None, None, **kw)
+
+
+async def async_verify_signed_data(
+    signed_data: asn1_cms.SignedData, digest: bytes, *, trust_roots: Iterable[asn1_x509.Certificate],
+    at: dt.datetime | None = None, extra_crls: Iterable[asn1_crl.CertificateList] = (),
+    extra_certs: Iterable[asn1_x509.Certificate] = (), extra_ocsps: Iterable = (), content_type: str = "data",
+    key_usage: frozenset[str] = frozenset({"non_repudiation"}), extended_key_usage: frozenset[str] | None = None,
+) -> GostVerdict:
+    """Verify a GOST SignerInfo against the Streebog-512 ``digest`` of the signed data (module docstring).
+
+    ``extra_*``: validation data from elsewhere (a PDF's DSS); ``content_type``, ``key_usage`` and
+    ``extended_key_usage``: what a timestamp token's signer must be instead (:mod:`signing.gost_tsp`)."""
+    extra_certs = list(extra_certs)
+    first = signature_verdict(signed_data, digest, extra_certs=extra_certs, content_type=content_type)
+    if not first.passed:
+        return first
+    signer = first.signer
+    kw = {"signer": signer, "algorithm": first.algorithm, "signing_time": first.signing_time}
+    certs = [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"] + extra_certs
     crls = [c.chosen for c in signed_data["crls"] or [] if c.name == "crl"] + list(extra_crls)
     moment = at or dt.datetime.now(dt.UTC)
     vc = ValidationContext(trust_roots=list(trust_roots), crls=crls, ocsps=list(extra_ocsps),
                            revocation_mode="hard-fail", moment=moment, retroactive_revinfo=True,
                            allow_fetching=False, signature_validator=gost.KzGostSignatureValidator())
-    validator = CertificateValidator(signer, intermediate_certs=[c for c in certs if c is not signer],
+    validator = CertificateValidator(signer, intermediate_certs=[c for c in certs if c.dump() != signer.dump()],
                                      validation_context=vc)
     try:
         path = await validator.async_validate_usage(set(key_usage), set(extended_key_usage or ()) or None)

@@ -1,13 +1,18 @@
 """GOST key files for the key-file backend (issue 16 §3): an officer's GOST R 34.10-2015 512-bit key and its
 certificates, opened once per batch like a PKCS#12 (:class:`GostKey` is a :class:`signing.keys.SigningKey`).
 
-The file is a PEM bundle: the key as ``ENCRYPTED PRIVATE KEY`` (PKCS#8 ``EncryptedPrivateKeyInfo``, PBES2 with
-PBKDF2-HMAC-SHA256 and AES-256-CBC, RFC 8018), then the officer's certificate and the issuing CA's.  Not a
-PKCS#12 as the NCA issues it (``GOST512_*.p12``): those protect the key with GOST algorithms (PBKDF2 over a
-Streebog HMAC and GOST 28147-89 / Kuznyechik encryption with the NCA's parameters) that neither pyca
-``cryptography`` nor asn1crypto implements, and whose parameter sets we cannot check without a real NCA test
-container (research/gost.md §4.1); opening those is left for later.  The key inside is the NCA's PKCS#8 (``d``
-little-endian, :meth:`signing.gost.GostPrivateKey.to_pkcs8`), so a converted NCA key reads the same.
+Two forms of the file:
+
+- the NCA's own PKCS#12 container (``GOST512_*.p12``, :mod:`signing.gost_p12`): what the NCA issues, and what
+  the GOST test PKI writes for its officers;
+- a PEM bundle: the key as ``ENCRYPTED PRIVATE KEY`` (PKCS#8 ``EncryptedPrivateKeyInfo``, PBES2 with
+  PBKDF2-HMAC-SHA256 and AES-256-CBC, RFC 8018), then the officer's certificate and the issuing CA's (a key
+  converted from elsewhere).
+
+The key inside is the NCA's PKCS#8 (``d`` little-endian, :meth:`signing.gost.GostPrivateKey.to_pkcs8`) in both.
+:func:`signing.load_pkcs12` hands both to :func:`load_gost_key` (:func:`is_gost_key_file`); an NCA-layout
+container whose key turns out to be RSA (``RSA256_*.p12`` is laid out the same) goes back to
+:class:`signing.keys.Pkcs12Key`.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from . import gost
+from . import gost, gost_p12
 from .errors import KeyNotFound, SigningFailed, WrongSecret
 from .keys import SigningKey
 
@@ -103,18 +108,53 @@ def write_key_file(path: Path, key: gost.GostPrivateKey, cert: asn1_x509.Certifi
 
 
 def is_gost_key_file(data: bytes) -> bool:
-    """Whether ``data`` is a key file of this module (a PEM bundle with an encrypted PKCS#8 key)."""
-    return pem.detect(data) and f"-----BEGIN {_PEM_KEY}-----".encode() in data
+    """Whether ``data`` is a key file of this module: a PEM bundle with an encrypted PKCS#8 key, or a whole
+    PKCS#12 in the NCA's layout (its key's algorithm is encrypted: :func:`load_gost_key` decides)."""
+    if pem.detect(data):
+        return f"-----BEGIN {_PEM_KEY}-----".encode() in data
+    return gost_p12.looks_like_nca(data)
+
+
+def _open_p12(path: Path, data: bytes, password: bytes):
+    try:
+        key_der, certs = gost_p12.read_p12(data, password.decode("utf-8"))
+    except (gost_p12.WrongPassword, UnicodeDecodeError) as e:
+        raise WrongSecret(f"cannot open {path.name}: wrong password or damaged file") from e
+    except gost_p12.ContainerError as e:
+        raise SigningFailed(f"cannot open {path.name}: {e}") from e
+    oid = gost_p12.key_algorithm(key_der)
+    if oid == "1.2.840.113549.1.1.1":  # RSA256_*.p12: the NCA's RSA keys
+        from .keys import Pkcs12Key
+
+        return Pkcs12Key(path, password)
+    try:
+        key = gost.GostPrivateKey.from_pkcs8(key_der)
+    except gost.GostError as e:
+        raise SigningFailed(f"{path.name} holds a {gost.algorithm_name(oid)}, which qamqor cannot "
+                            "sign with", remedy="use a GOST R 34.10-2015 512-bit key (GOST512_*.p12)") from e
+    return GostKey(key, certs[0], certs[1:], f"NCA PKCS#12 {path.name}")
+
+
+def write_p12_file(path: Path, key: gost.GostPrivateKey, cert: asn1_x509.Certificate,
+                   chain: list[asn1_x509.Certificate], password: str, *, iterations: int = gost_p12.ITERATIONS
+                   ) -> Path:
+    """Write a GOST key as the NCA's PKCS#12 container (:mod:`signing.gost_p12`)."""
+    path = Path(path)
+    path.write_bytes(gost_p12.write_p12(key, cert, chain, password, iterations=iterations))
+    return path
 
 
 def load_gost_key(path, password: bytes | str) -> GostKey:
-    """Open a GOST key file once (the key stays parsed for the batch, as :func:`signing.keys.load_pkcs12`)."""
+    """Open a GOST key file of either form once (the key stays parsed for the batch, as
+    :func:`signing.keys.load_pkcs12`)."""
     path = Path(path)
     pw = password.encode() if isinstance(password, str) else password
     try:
         data = path.read_bytes()
     except OSError as e:
         raise KeyNotFound(f"cannot read the key file {path}: {e.strerror}") from e
+    if not pem.detect(data):
+        return _open_p12(path, data, pw)
     blocks = list(pem.unarmor(data, multiple=True))
     keys_ = [der for kind, _h, der in blocks if kind == _PEM_KEY]
     certs = [asn1_x509.Certificate.load(der) for kind, _h, der in blocks if kind == "CERTIFICATE"]

@@ -108,9 +108,11 @@ async def check_chain(cert: asn1_x509.Certificate, chain, roots, *, revinfo: Rev
         raise UntrustedChain(str(e)) from e
 
 
-def _token_signer(token: asn1_cms.ContentInfo) -> tuple[asn1_x509.Certificate, list[asn1_x509.Certificate]]:
-    certs = [c.chosen for c in token["content"]["certificates"] or [] if c.name == "certificate"]
-    sid = token["content"]["signer_infos"][0]["sid"].chosen
+def _token_signer(token) -> tuple[asn1_x509.Certificate, list[asn1_x509.Certificate]]:
+    """The TSA's certificate and the certificates of a token (its ContentInfo or its SignedData)."""
+    sd = token["content"] if isinstance(token, asn1_cms.ContentInfo) else token
+    certs = [c.chosen for c in sd["certificates"] or [] if c.name == "certificate"]
+    sid = sd["signer_infos"][0]["sid"].chosen
     leaf = next((c for c in certs if c.serial_number == sid["serial_number"].native and c.issuer == sid["issuer"]),
                 None)
     if leaf is None:
@@ -161,24 +163,31 @@ async def add_document_timestamp(data: bytes, *, tsa_url: str, roots, timeout: f
     return output.getvalue()
 
 
-async def async_sign_gost(w: IncrementalPdfFileWriter, *, field: str, key: GostKey, level: str, tsa_url: str | None,
-                          roots, stamp_style, certify: bool = False, check_revocation: bool = False,
-                          timeout: float = 10.0, now: dt.datetime | None = None) -> bytes:
-    """Sign the reserved ``field`` of the document in ``w`` with ``key`` at ``level`` (module docstring); the
-    policy (who may sign) is the caller's, as in :func:`signing.sign.async_sign_pdf`."""
+async def check_signer(cert: asn1_x509.Certificate, chain, roots, *, level: str, tsa_url: str | None,
+                       check_revocation: bool, timeout: float) -> Revinfo:
+    """Before anything is signed or embedded: a TSA when the level needs one, the signer's path to ``roots``
+    and (B-LT/B-LTA, or ``check_revocation``) its status, hard-fail; returns the status data gathered (what the
+    CMS or the DSS will carry)."""
     lt = level in ("B-LT", "B-LTA")
     if level != "B-B" and not tsa_url:
         raise SigningFailed(f"PAdES {level} with a GOST key needs a GOST timestamp authority",
                             remedy="configure gost_tsa_url (or a tsa_url that stamps Streebog-512)")
     revinfo = Revinfo()
-    await revinfo.gather(key.certificate, key.chain, roots, required=lt or check_revocation, timeout=timeout,
+    await revinfo.gather(cert, list(chain), roots, required=lt or check_revocation, timeout=timeout,
                          prefer_crl=not lt)
     checked = lt or check_revocation
-    cache_key = (key.fingerprint, tuple(hashlib.sha256(r.dump()).hexdigest() for r in roots))
+    cache_key = (hashlib.sha256(cert.dump()).hexdigest(), tuple(hashlib.sha256(r.dump()).hexdigest() for r in roots))
     if checked or cache_key not in _chain_ok:  # as signing.sign: the path of a key does not change in a batch
-        await check_chain(key.certificate, key.chain, roots, revinfo=revinfo if checked else None)
+        await check_chain(cert, list(chain), roots, revinfo=revinfo if checked else None)
         if not checked:
             _chain_ok.add(cache_key)
+    return revinfo
+
+
+async def prepare_field(w: IncrementalPdfFileWriter, *, field: str, level: str, stamp_style, certify: bool = False,
+                        reserve: int | None = None):
+    """pyHanko reserves ``field`` (its stamp drawn) and the byte range: ``(prep, prepared bytes, Streebog-512
+    digest of the byte range)``; ``prep`` is pyHanko's ``PreparedByteRangeDigest`` (``fill_with_cms``)."""
     meta = ph_signers.PdfSignatureMetadata(
         field_name=field, md_algorithm="sha256", subfilter=ph_fields.SigSeedSubFilter.ADOBE_PKCS7_DETACHED,
         certify=certify, docmdp_permissions=ph_fields.MDPPerm.FILL_FORMS)
@@ -186,15 +195,35 @@ async def async_sign_gost(w: IncrementalPdfFileWriter, *, field: str, key: GostK
     placeholder = ph_signers.ExternalSigner(signing_cert=None, cert_registry=None, signature_value=bytes(128))
     pdf_signer = ph_signers.PdfSigner(meta, signer=placeholder, stamp_style=stamp_style)
     prep, _tbs, output = await pdf_signer.async_digest_doc_for_signing(w, existing_fields_only=True,
-                                                                       bytes_reserved=RESERVE[level])
+                                                                       bytes_reserved=reserve or RESERVE[level])
     prepared = output.getvalue()
     br = [0, prep.reserved_region_start, prep.reserved_region_end, len(prepared) - prep.reserved_region_end]
-    ci = gost_cms.sign_digest_cms(gost_cms.byte_range_digest(prepared, br), key=key.private_key,
-                                  cert=key.certificate, chain=key.chain, crls=[] if lt else revinfo.crls,
-                                  signing_time=now or dt.datetime.now(dt.UTC))
-    if level != "B-B":
-        signature = ci["content"]["signer_infos"][0]["signature"].native
-        token = await _timestamp(tsa_url, gost.streebog512(signature), roots, revinfo if lt else None, timeout)
+    return prep, prepared, gost_cms.byte_range_digest(prepared, br)
+
+
+def _with_crls(ci: asn1_cms.ContentInfo, crls) -> asn1_cms.ContentInfo:
+    """The CAs' CRLs in SignedData ``crls`` (outside what the signature covers), so a B-B/B-T checks offline."""
+    have = [c for c in ci["content"]["crls"] or []] if ci["content"]["crls"].native else []
+    ders = {c.chosen.dump() for c in have}
+    ci["content"]["crls"] = have + [asn1_cms.RevocationInfoChoice(name="crl", value=c) for c in crls
+                                    if c.dump() not in ders]
+    return asn1_cms.ContentInfo.load(ci.dump())
+
+
+async def complete(prep, prepared: bytes, ci: asn1_cms.ContentInfo, *, revinfo: Revinfo, level: str,
+                   tsa_url: str | None, roots, timeout: float, add_crls: bool = False) -> bytes:
+    """Embed the signer's CMS ``ci`` in the field :func:`prepare_field` reserved and do ``level``'s work (the
+    module docstring): a signature timestamp (unless the CMS carries one), the DSS, the document timestamp.
+    ``add_crls``: put ``revinfo``'s CRLs in the CMS below B-LT (a CMS made elsewhere, NCALayer's)."""
+    lt = level in ("B-LT", "B-LTA")
+    if add_crls and not lt and revinfo.crls:
+        ci = _with_crls(ci, revinfo.crls)
+    signer_info = ci["content"]["signer_infos"][0]
+    unsigned = signer_info["unsigned_attrs"]
+    own_token = unsigned.native and any(a["type"].native == "signature_time_stamp_token" for a in unsigned)
+    if level != "B-B" and not own_token:
+        token = await _timestamp(tsa_url, gost.streebog512(signer_info["signature"].native), roots,
+                                 revinfo if lt else None, timeout)
         ci = _with_signature_timestamp(ci, token)
     if len(ci.dump()) * 2 > prep.reserved_region_end - prep.reserved_region_start - 2:
         raise SigningFailed("the GOST CMS is larger than the space reserved for it")
@@ -210,6 +239,22 @@ async def async_sign_gost(w: IncrementalPdfFileWriter, *, field: str, key: GostK
     if level == "B-LTA":
         signed = await add_document_timestamp(signed, tsa_url=tsa_url, roots=roots, timeout=timeout)
     return signed
+
+
+async def async_sign_gost(w: IncrementalPdfFileWriter, *, field: str, key: GostKey, level: str, tsa_url: str | None,
+                          roots, stamp_style, certify: bool = False, check_revocation: bool = False,
+                          timeout: float = 10.0, now: dt.datetime | None = None) -> bytes:
+    """Sign the reserved ``field`` of the document in ``w`` with ``key`` at ``level`` (module docstring); the
+    policy (who may sign) is the caller's, as in :func:`signing.sign.async_sign_pdf`."""
+    revinfo = await check_signer(key.certificate, key.chain, roots, level=level, tsa_url=tsa_url,
+                                 check_revocation=check_revocation, timeout=timeout)
+    prep, prepared, digest = await prepare_field(w, field=field, level=level, stamp_style=stamp_style,
+                                                 certify=certify)
+    lt = level in ("B-LT", "B-LTA")
+    ci = gost_cms.sign_digest_cms(digest, key=key.private_key, cert=key.certificate, chain=key.chain,
+                                  crls=[] if lt else revinfo.crls, signing_time=now or dt.datetime.now(dt.UTC))
+    return await complete(prep, prepared, ci, revinfo=revinfo, level=level, tsa_url=tsa_url, roots=roots,
+                          timeout=timeout)
 
 
 async def async_sign_pdf_gost_key(pdf: bytes, *, field: str, key: GostKey, officer_iin: str | None,

@@ -166,10 +166,10 @@ def load_pkcs12(path, password: bytes | str) -> SigningKey:
     from .gost_keys import is_gost_key_file, load_gost_key  # issue 16: an officer's GOST key file
 
     try:
-        head = Path(path).read_bytes()[:4096]
+        data = Path(path).read_bytes()  # the whole file: an NCA container's layout is read to its end
     except OSError:
-        head = b""
-    if is_gost_key_file(head):
+        data = b""
+    if is_gost_key_file(data):
         return load_gost_key(path, password)
     return Pkcs12Key(Path(path), password)
 

@@ -38,7 +38,7 @@ def make_gost_demo(directory: Path, *, head, port: int, now: dt.datetime | None 
                                     "bin": head.bin}])
     password = secrets.token_urlsafe(12)
     files = pki.write(Path(directory), password=password)
-    return GostDemo(key_file=files[f"GOST512_{head.id}.pem"], password=password, root=files["gost-root.crt"],
+    return GostDemo(key_file=files[f"GOST512_{head.id}.p12"], password=password, root=files["gost-root.crt"],
                     tsa_url=pki.tsa_url, port=port)
 
 

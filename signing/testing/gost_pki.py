@@ -11,8 +11,8 @@ Deterministic: the keys are derived from ``seed`` (Streebog-512 of the seed and 
 modulo the curve order) and the dates from ``now``, so a test builds the same PKI every run.  A different
 ``seed`` is a "foreign" PKI (its root is not ours).  The demo passes a random seed.
 
-The officers' keys are written as GOST key files (:mod:`signing.gost_keys`: a PEM bundle, the key as a
-password-encrypted PKCS#8 with the certificates), not PKCS#12 (why: that module's docstring).  The profile
+The officers' keys are written as the NCA issues them: a PKCS#12 container ``GOST512_<id>.p12`` in the NCA's
+own layout (:mod:`signing.gost_p12`), the officer's certificate and the issuing CA's beside the key.  The profile
 follows :mod:`signing.testing.pki`: ``serialNumber`` IIN…, ``OU`` BIN…, the role in ``title``, "DEMO — NOT FOR
 PRODUCTION" in every name.
 """
@@ -180,10 +180,11 @@ class GostPKI:
     def write(self, directory: Path, *, password: str = "gost-demo", iterations: int | None = None
               ) -> dict[str, Path]:
         """gost-root.crt (PEM), gost-ca.crt, gost-ocsp.crt, gost-tsa.crt, officer.crt, the officers'
-        ``GOST512_<id>.pem`` key files (encrypted with ``password``), *.crl, and ``gost-pki.json`` with the CAs',
-        responder's and TSA's keys for :mod:`signing.testing.gost_services` (test material: unencrypted).
-        ``iterations``: PBKDF2's for the key files (default :data:`signing.gost_keys.ITERATIONS`; tests go lower)."""
-        from signing.gost_keys import ITERATIONS, write_key_file
+        ``GOST512_<id>.p12`` containers (NCA's layout, protected with ``password``), *.crl, and ``gost-pki.json``
+        with the CAs', responder's and TSA's keys for :mod:`signing.testing.gost_services` (test material:
+        unencrypted).  ``iterations``: the containers' (default the NCA's, :data:`signing.gost_p12.ITERATIONS`)."""
+        from signing.gost_keys import write_p12_file
+        from signing.gost_p12 import ITERATIONS
 
         directory.mkdir(parents=True, exist_ok=True)
         out = {}
@@ -197,8 +198,8 @@ class GostPKI:
             out[f"crl{i}.crl"] = directory / f"crl{i}.crl"
             out[f"crl{i}.crl"].write_bytes(c.dump())
         for o in self.officers.values():
-            name = f"GOST512_{o.id}.pem"
-            out[name] = write_key_file(directory / name, o.key, o.cert, [self.ca], password,
+            name = f"GOST512_{o.id}.p12"
+            out[name] = write_p12_file(directory / name, o.key, o.cert, [self.ca], password,
                                        iterations=iterations or ITERATIONS)
         state = {
             "warning": f"{NOT_FOR_PRODUCTION}: these keys are public test material",
@@ -208,7 +209,7 @@ class GostPKI:
                      "tsa": self.tsa_key.d if self.tsa_key else None},
             "revoked": {str(s): t.isoformat() for s, t in self.revoked().items()},
             "officers": [{"id": o.id, "name": o.name, "iin": o.iin, "role": o.role, "bin": o.bin,
-                          "key_file": f"GOST512_{o.id}.pem", "password": password} for o in self.officers.values()],
+                          "key_file": f"GOST512_{o.id}.p12", "password": password} for o in self.officers.values()],
         }
         out["gost-pki.json"] = directory / "gost-pki.json"
         out["gost-pki.json"].write_text(json.dumps(state, ensure_ascii=False, indent=2), encoding="utf-8")

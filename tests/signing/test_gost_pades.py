@@ -53,7 +53,7 @@ def gost_env(tmp_path_factory):
         {"id": "revoked", "name": "Оспанов Нұрлан", "role": "head", "bin": BIN}])
     pki.revocations[pki.officers["revoked"].cert.serial_number] = NOW - dt.timedelta(minutes=5)
     d = tmp_path_factory.mktemp("gost-pki")
-    files = pki.write(d, password=PASSWORD, iterations=1000)  # PBKDF2's full 600 000 is the demo's
+    files = pki.write(d, password=PASSWORD)
     (d / "foreign-root.crt").write_bytes(build_gost_pki(now=NOW, seed="foreign").root.dump())
     with GostServiceServer(GostServices(pki), port=port).start():
         yield pki, files, d
@@ -76,7 +76,7 @@ def _sign(key, pdf, options, field="sig-official"):
 @pytest.fixture(scope="module")
 def head_key(gost_env):
     _pki, files, _d = gost_env
-    return load_pkcs12(files["GOST512_head.pem"], PASSWORD)  # the key-file backend's call
+    return load_pkcs12(files["GOST512_head.p12"], PASSWORD)  # the key-file backend's call
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +98,7 @@ def test_key_file_opens_as_a_gost_key(gost_env, head_key):
     assert head_key.certificate.dump() == pki.officers["head"].cert.dump()
     assert [c.dump() for c in head_key.chain] == [pki.ca.dump()]
     with pytest.raises(WrongSecret):
-        load_pkcs12(files["GOST512_head.pem"], "not the password")
+        load_pkcs12(files["GOST512_head.p12"], "not the password")
 
 
 @pytest.mark.parametrize("level", ["B-B", "B-T", "B-LTA"])

@@ -16,7 +16,11 @@ recorded from public clients (research/ncalayer-protocol.md §5).
   ``COMMON_JSON_WRAPPING_EXCEPTION``;
 - ``wss://`` with a self-signed certificate for 127.0.0.1 made here (``tls=True``), as the real client listens;
 - ``mode = "no_module"``: an NCALayer without the ``basics`` bundle (MODULE_NOT_FOUND for it too);
-- ``offer(...)``: the key the "officer" picks in the dialog — another officer's, to see the server refuse it.
+- ``offer(...)``: the key the "officer" picks in the dialog — another officer's, to see the server refuse it;
+- a GOST key file (:func:`signing.load_pkcs12` opens it as a :class:`signing.gost_keys.GostKey`) in place of the
+  RSA PKCS#12 (issue 16): the CMS is then CAdES-BES as NCALayer/Kalkan builds it with a GOST 2015/512 key
+  (:mod:`signing.gost_cms`: Streebog-512, the Kazakh OIDs, ``r‖s`` little-endian), the key's chain in
+  ``certificates``.
 """
 
 from __future__ import annotations
@@ -76,8 +80,15 @@ def self_signed_tls(folder: Path) -> ssl.SSLContext:
 
 
 def load_signer(p12: Path, password: str) -> Any:
-    """The officer's key as pyHanko's signer (the key, its certificate and the CA certificates of the file)."""
+    """The officer's key as pyHanko's signer (the key, its certificate and the CA certificates of the file), or
+    a GOST key file's :class:`signing.gost_keys.GostKey` (it signs through :mod:`signing.gost_cms`)."""
     from pyhanko.sign import signers
+
+    import signing
+
+    key = signing.load_pkcs12(p12, password)
+    if getattr(key, "algorithm", None) == "gost2015_512":
+        return key
 
     signer = signers.SimpleSigner.load_pkcs12(str(p12), passphrase=password.encode())
     assert signer is not None, f"cannot open {p12}"
@@ -110,8 +121,21 @@ class StandInNCALayer:
 
     # --- the CMS, as NCALayer builds it -----------------------------------------------------------------------
 
+    @property
+    def gost(self) -> bool:
+        """Whether the key the officer picked is a GOST one."""
+        return getattr(self.signer, "algorithm", None) == "gost2015_512"
+
     async def async_cms(self, data: bytes, *, detached: bool = True) -> bytes:
         from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
+        if self.gost:
+            from signing import gost, gost_cms
+
+            key = self.signer
+            return gost_cms.sign_digest_cms(
+                gost.streebog512(data), key=key.private_key, cert=key.certificate, chain=key.chain,
+                signing_time=dt.datetime.now(dt.UTC), content=None if detached else data).dump()
 
         ci = await self.signer.async_sign_general_data(
             data, "sha256", detached=detached, use_cades=True,
@@ -127,7 +151,7 @@ class StandInNCALayer:
             b64 = ["-----BEGIN CMS-----\n" + "\n".join(s[i:i + 64] for i in range(0, len(s), 64))
                    + "\n-----END CMS-----\n" for s in b64]
         if self.shape == "signatures":
-            cert = self.signer.signing_cert.dump()
+            cert = (self.signer.certificate if self.gost else self.signer.signing_cert).dump()
             pem = "-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(cert).decode() + "-----END CERTIFICATE-----\n"
             return {"signatures": b64, "certificate": pem}
         if self.shape in ("string", "pem") and not array_data:
