@@ -239,3 +239,24 @@ def officer_key(site: Path, officer: str) -> tuple[Path, str]:
     pki = json.loads((site / "var/demo-pki/pki.json").read_text())
     entry = next(o for o in pki["officers"] if o["id"] == officer)
     return Path(entry["p12"]), entry["password"]
+
+
+# --- the desk's two steps, as the page's script calls them -----------------------------------------------------
+
+
+def desk_prepare(client: Any, csrf: str, doc_id: str) -> dict:
+    """``POST /external/prepare`` for the document's current bytes; the desk's answer (its token, the data)."""
+    from pipeline.journal import store
+
+    sha = store.get_document(client.app.state.desk.services.journal, doc_id).pdf_sha256
+    prep = client.post("/external/prepare", json={"document_id": doc_id, "sha256": sha},
+                       headers={"X-CSRF-Token": csrf}).json()
+    assert prep["ok"], prep
+    return prep
+
+
+def desk_finish(client: Any, csrf: str, prep: dict, answer: dict) -> Any:
+    """``POST /external/finish`` with NCALayer's ``answer`` to the prepared signature."""
+    return client.post("/external/finish", json={"token": prep["token"], "answer": answer},
+                       headers={"X-CSRF-Token": csrf})
+

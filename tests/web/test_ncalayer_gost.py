@@ -33,7 +33,7 @@ from signing import gost, gost_cms, gost_sign, gost_tsp
 from signing.testing.gost_pki import build_gost_pki
 from signing.testing.gost_services import GostServices, GostServiceServer
 from tests.web.conftest import csrf_of, sign_in
-from tests.web.ncalayer_standin import StandInNCALayer, free_port, officer_key
+from tests.web.ncalayer_standin import StandInNCALayer, desk_finish, desk_prepare, free_port, officer_key
 
 ORDER = "C-2026-0001-order"
 REFUSAL = "C-2026-0002-reasoned_refusal"
@@ -96,18 +96,8 @@ def gost_nca(gost_env):
         yield s
 
 
-def _prepare(client, csrf: str, doc_id: str) -> dict:
-    sha = store.get_document(client.app.state.desk.services.journal, doc_id).pdf_sha256
-    prep = client.post("/external/prepare", json={"document_id": doc_id, "sha256": sha},
-                       headers={"X-CSRF-Token": csrf}).json()
-    assert prep["ok"], prep
-    return prep
-
-
 def _finish(client, csrf: str, prep: dict, cms: bytes):
-    answer = {"status": True, "body": {"result": [base64.b64encode(cms).decode()]}}
-    return client.post("/external/finish", json={"token": prep["token"], "answer": answer},
-                       headers={"X-CSRF-Token": csrf})
+    return desk_finish(client, csrf, prep, {"status": True, "body": {"result": [base64.b64encode(cms).decode()]}})
 
 
 def test_the_stand_in_builds_a_gost_cades_bes_as_kalkan_does(gost_nca, gost_env):
@@ -131,7 +121,7 @@ def test_a_gost_officer_signs_with_ncalayer_and_the_desk_verifies(gost_client, g
     sign_in(client, "head-gost", DESK_PASSWORD)
     client.get("/lang/kk?next=/queue")
     csrf = csrf_of(client.get("/queue").text)
-    prep = _prepare(client, csrf, ORDER)
+    prep = desk_prepare(client, csrf, ORDER)
     done = _finish(client, csrf, prep, gost_nca.cms(base64.b64decode(prep["data"])))
     body = done.json()
     assert done.status_code == 200 and body["ok"] and body["valid"] and body["status"] == "delivered", body
@@ -175,14 +165,14 @@ def test_a_gost_cms_over_other_bytes_or_of_another_officer_is_refused_as_for_rsa
     client.get("/lang/ru?next=/queue")
     csrf = csrf_of(client.get("/queue").text)
     with StandInNCALayer(*officer_key(site, "head")) as rsa_nca:
-        prep = _prepare(client, csrf, ORDER)
+        prep = desk_prepare(client, csrf, ORDER)
         rsa_other = _finish(client, csrf, prep, rsa_nca.cms(b"not the prepared bytes"))
     assert rsa_other.status_code == 409
 
     sign_in(client, "head-gost", DESK_PASSWORD)
     client.get("/lang/ru?next=/queue")
     csrf = csrf_of(client.get("/queue").text)
-    prep = _prepare(client, csrf, ORDER)
+    prep = desk_prepare(client, csrf, ORDER)
     gost_other = _finish(client, csrf, prep, gost_nca.cms(b"not the prepared bytes"))
     assert gost_other.status_code == 409
     assert (gost_other.json()["code"], gost_other.json()["error"]) == (rsa_other.json()["code"],
@@ -190,7 +180,7 @@ def test_a_gost_cms_over_other_bytes_or_of_another_officer_is_refused_as_for_rsa
     assert gost_other.json()["code"] == "E-SIGN-FAILED"
 
     # the officer picks another officer's GOST key in NCALayer's dialog: refused with that officer's name
-    prep = _prepare(client, csrf, ORDER)
+    prep = desk_prepare(client, csrf, ORDER)
     gost_nca.offer(files["GOST512_other.p12"], PASSWORD)
     wrong = _finish(client, csrf, prep, gost_nca.cms(base64.b64decode(prep["data"])))
     assert wrong.status_code == 409 and wrong.json()["code"] == "E-SIGN-OTHER-KEY"
@@ -200,7 +190,7 @@ def test_a_gost_cms_over_other_bytes_or_of_another_officer_is_refused_as_for_rsa
 
     # NCALayer's own timestamp (tsaProfile given): refused deliberately, as qamqor could not verify the NCA's
     gost_nca.offer(files["GOST512_head.p12"], PASSWORD)
-    prep = _prepare(client, csrf, ORDER)
+    prep = desk_prepare(client, csrf, ORDER)
     ci = asn1_cms.ContentInfo.load(gost_nca.cms(base64.b64decode(prep["data"])))
     signature = ci["content"]["signer_infos"][0]["signature"].native
     stamped = gost_sign._with_signature_timestamp(ci, gost_tsp.timestamp(pki.tsa_url, gost.streebog512(signature)))

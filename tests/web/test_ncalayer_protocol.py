@@ -19,7 +19,7 @@ from asn1crypto import cms as asn1_cms
 from pipeline.journal import store
 from pipeline.web.external import read_answer
 from tests.web.conftest import BROWSER_ARGS, CHROMIUM, PASSWORDS, Server, csrf_of, sign_in
-from tests.web.ncalayer_standin import StandInNCALayer, officer_key
+from tests.web.ncalayer_standin import StandInNCALayer, desk_finish, desk_prepare, officer_key
 
 ORDER = "C-2026-0001-order"
 REFUSAL = "C-2026-0002-reasoned_refusal"
@@ -72,17 +72,6 @@ def test_the_stand_in_builds_cades_bes_as_ncalayer_does(stand_in):
 # --- the server finishing each answer ------------------------------------------------------------------------
 
 
-def _prepare(client, csrf: str, doc_id: str) -> dict:
-    sha = store.get_document(client.app.state.desk.services.journal, doc_id).pdf_sha256
-    prep = client.post("/external/prepare", json={"document_id": doc_id, "sha256": sha},
-                       headers={"X-CSRF-Token": csrf}).json()
-    assert prep["ok"], prep
-    return prep
-
-
-def _finish(client, csrf: str, prep: dict, answer: dict):
-    return client.post("/external/finish", json={"token": prep["token"], "answer": answer},
-                       headers={"X-CSRF-Token": csrf})
 
 
 def _steps(client, doc_id: str) -> list[str]:
@@ -97,27 +86,27 @@ def test_the_server_reads_each_answer_in_words(client, stand_in, site, acts_sign
     csrf = csrf_of(client.get("/queue").text)
     journal = client.app.state.desk.services.journal
 
-    cancelled = _finish(client, csrf, _prepare(client, csrf, ORDER), {"status": True, "body": {}})
+    cancelled = desk_finish(client, csrf, desk_prepare(client, csrf, ORDER), {"status": True, "body": {}})
     assert cancelled.status_code == 200 and cancelled.json()["cancelled"] is True
     assert "Подписание отменено" in cancelled.json()["error"]
     assert "signing-failed" not in _steps(client, ORDER) and "signing-cancelled" in _steps(client, ORDER)
 
     for code, words in (("INVALID_SIGNING_PARAMS", "не принял параметры подписи"),
                         ("SIGNING_FAILURE", "не смог подписать"), ("INVOCATION_ERROR", "Внутри NCALayer")):
-        r = _finish(client, csrf, _prepare(client, csrf, ORDER),
+        r = desk_finish(client, csrf, desk_prepare(client, csrf, ORDER),
                     {"status": False, "code": code, "message": "…", "details": "kz.gov.pki.kalkan.KalkanException"})
         body = r.json()
         assert r.status_code == 400 and words in body["error"] and body["code"] == code
         assert code in body["code_text"] and "Kalkan" not in body["error"]
-    r = _finish(client, csrf, _prepare(client, csrf, ORDER), {"success": False, "errorCode": "MODULE_NOT_FOUND"})
+    r = desk_finish(client, csrf, desk_prepare(client, csrf, ORDER), {"success": False, "errorCode": "MODULE_NOT_FOUND"})
     assert "pki.gov.kz" in r.json()["error"]
     assert "KalkanException" in json.dumps([s.detail for s in store.steps_of(journal, [ORDER])])  # kept for support
 
     # the officer picks another officer's key in NCALayer's dialog: refused, in words, with whose key it was
-    prep = _prepare(client, csrf, ORDER)
+    prep = desk_prepare(client, csrf, ORDER)
     stand_in.offer(*officer_key(site, "inspector-1"))
     inspector = next(o.name for o in client.app.state.desk.config.officers if o.id == "inspector-1")
-    r = _finish(client, csrf, prep, {"status": True, "body": {"result": [
+    r = desk_finish(client, csrf, prep, {"status": True, "body": {"result": [
         base64.b64encode(stand_in.cms(base64.b64decode(prep["data"]))).decode()]}})
     assert r.status_code == 409 and r.json()["code"] == "E-SIGN-OTHER-KEY"
     assert inspector in r.json()["error"] and "Выбран ключ другого человека" in r.json()["error"]
@@ -125,10 +114,10 @@ def test_the_server_reads_each_answer_in_words(client, stand_in, site, acts_sign
 
     stand_in.offer(*officer_key(site, "head"))
     for doc_id, shape in ((ORDER, "pem"), (REFUSAL, "signatures")):
-        prep = _prepare(client, csrf, doc_id)
+        prep = desk_prepare(client, csrf, doc_id)
         stand_in.shape = shape
         result = stand_in.result_of([stand_in.cms(base64.b64decode(prep["data"]))], False)
-        done = _finish(client, csrf, prep, {"status": True, "body": {"result": result}}).json()
+        done = desk_finish(client, csrf, prep, {"status": True, "body": {"result": result}}).json()
         assert done["ok"] and done["valid"] and done["status"] == "delivered", done
         assert done["message"] == "подписан" and "№" in done["title"]
         assert store.get_document(journal, doc_id).signed_by[-1]["name"] == HEAD_NAME
