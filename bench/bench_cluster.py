@@ -65,17 +65,30 @@ def site(n: int, url: str | None) -> Path:
     return root
 
 
-def delivered(root: Path, url: str) -> int:
-    from pipeline.core.lifecycle import DocumentStatus
-    from pipeline.journal import Journal, store
+class Delivered:
+    """The notices delivered so far, read through one journal handle kept for the run: the watching costs each
+    configuration the same (a new engine per look was a new PostgreSQL backend five times a second)."""
 
-    j = Journal(url, create=False)
-    try:
-        return store.document_counts(j).get(DocumentStatus.DELIVERED, 0)
-    except Exception:  # noqa: BLE001 - the schema may not exist yet
-        return 0
-    finally:
-        j.close()
+    def __init__(self, url: str):
+        self.url = url
+        self.journal = None
+
+    def __call__(self) -> int:
+        from pipeline.core.lifecycle import DocumentStatus
+        from pipeline.journal import Journal, store
+
+        try:
+            if self.journal is None:
+                self.journal = Journal(self.url, create=False)
+            return store.document_counts(self.journal).get(DocumentStatus.DELIVERED, 0)
+        except Exception:  # noqa: BLE001 - the schema (or the SQLite file) may not exist yet
+            self.close()
+            return 0
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
 
 
 def run(n: int, nodes: int, pg, db: str | None) -> dict:
@@ -98,11 +111,13 @@ def run(n: int, nodes: int, pg, db: str | None) -> dict:
         if db:
             cmd += ["--node", f"n{k + 1}"]
         procs.append(subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-    while delivered(root, journal) < n:
+    delivered = Delivered(journal)
+    while delivered() < n:
         if any(p.poll() is not None for p in procs):
             raise SystemExit(f"a node exited: {procs[0].stderr.read().decode()[-2000:] if procs[0].stderr else ''}")
         time.sleep(0.2)
     elapsed = time.monotonic() - t0
+    delivered.close()
     for p in procs:
         p.terminate()
     for p in procs:

@@ -34,8 +34,12 @@ def current() -> tuple[str, int] | None:
 @contextmanager
 def fenced(journal: Journal, name: str, holder: str) -> Iterator[int]:
     """Hold ``name`` for the block: the token taken; every commit in this thread checks it."""
-    with journal.tx() as conn:
-        token = store.take_fence(conn, name, holder)
+    if journal.reads is journal.engine:  # SQLite
+        with journal.tx() as conn:
+            token = store.take_fence(conn, name, holder)
+    else:  # PostgreSQL: one statement in autocommit, its own transaction, one round trip
+        with journal.reads.connect() as conn:
+            token = store.take_fence(conn, name, holder)
     outer = current()
     _held.fence = (name, token)
     try:
@@ -60,7 +64,7 @@ def still_mine(journal: Journal) -> bool:
     held = current()
     if held is None:
         return True
-    with journal.engine.connect() as conn:
+    with journal.reads.connect() as conn:
         return store.fence_value(conn, held[0]) == held[1]
 
 

@@ -2,9 +2,9 @@
 
 A node is one process and one procrastinate worker running ``[pipeline] workers`` jobs at once (default: one
 per core), each rendering in a warm worker process of its own (:mod:`pipeline.workers`), as ``qamqor run`` does
-on SQLite; ``--workers 1`` renders in the job's thread.  Beside the worker its loop, every ``poll_seconds``: defers an inbox scan (at most one waits in
-the whole installation), reaps the jobs of nodes that stopped beating (:mod:`.reaper`) and beats its own
-heartbeat in the journal's ``nodes`` table, which ``qamqor status`` reads.  The reaper also runs once at start-up
+on SQLite; ``--workers 1`` renders in the job's thread.  Beside the worker its loop: every ``poll_seconds`` it defers an inbox scan (at most one waits in
+the whole installation); every ``heartbeat_seconds`` it reaps the jobs of nodes that stopped beating
+(:mod:`.reaper`) and beats its own heartbeat in the journal's ``nodes`` table, which ``qamqor status`` reads.  The reaper also runs once at start-up
 (procrastinate #1495).  SIGTERM or SIGINT: the node stops taking jobs, finishes the one it runs, and says so in
 the journal; SIGKILL: its job is retried by another node after ``stall_seconds``.
 
@@ -22,8 +22,10 @@ import secrets
 import signal
 import socket
 import time
+import weakref
 from typing import Any
 
+import psycopg_pool
 from procrastinate import App, PsycopgConnector
 from procrastinate.exceptions import AlreadyEnqueued
 
@@ -62,8 +64,27 @@ def _outcome(task: asyncio.Task) -> str:
     return f"{type(exc).__name__}: {exc}" if exc else "ended"
 
 
+_returned: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+async def _note_returned(conn: Any) -> None:
+    _returned[conn] = time.monotonic()
+
+
+async def _check_when_idle(conn: Any) -> None:
+    """procrastinate's pool checks every connection it hands out (a round trip per query of the job engine);
+    this one only those idle a second or more, as the journal's pool does (:mod:`pipeline.journal`).  A broken
+    connection fails its query, the pool drops it, and the node starts its worker again."""
+    if time.monotonic() - _returned.get(conn, 0.0) >= 1.0:
+        await psycopg_pool.AsyncConnectionPool.check_connection(conn)
+
+
+def _pool(**kwargs: Any) -> psycopg_pool.AsyncConnectionPool:
+    return psycopg_pool.AsyncConnectionPool(**{**kwargs, "check": _check_when_idle, "reset": _note_returned})
+
+
 def make_app(url: str) -> App:
-    app = App(connector=PsycopgConnector(conninfo=conninfo(url), min_size=1, max_size=4))
+    app = App(connector=PsycopgConnector(conninfo=conninfo(url), min_size=1, max_size=4, pool_factory=_pool))
     tasks.register(app)
     return app
 
@@ -126,7 +147,7 @@ class Node:
                 await self._until_idle(app, services)
                 return
             worker = asyncio.create_task(app.run_worker_async(**self._worker_options(wait=True)))
-            last_prune = time.monotonic()
+            last_prune = last_beat = time.monotonic()
             while not self._stop.is_set():
                 if worker.done():
                     # the database went away under the worker (a restart, a failover): start it again; what it
@@ -136,11 +157,16 @@ class Node:
                     worker = asyncio.create_task(app.run_worker_async(**self._worker_options(wait=True)))
                 try:
                     await self._defer_scan(app)
-                    prune = time.monotonic() - last_prune > 600
-                    await reap(app, stall_seconds=s.stall_seconds, keep_hours=s.keep_finished_hours, prune=prune)
-                    if prune:
-                        last_prune = time.monotonic()
-                    await asyncio.to_thread(self._beat, services)
+                    # the reaper and the heartbeat every heartbeat, not every poll: a stall is seen within
+                    # heartbeat + stall seconds either way, and the journal is not asked 2 more things a poll
+                    if time.monotonic() - last_beat >= s.heartbeat_seconds:
+                        prune = time.monotonic() - last_prune > 600
+                        await reap(app, stall_seconds=s.stall_seconds, keep_hours=s.keep_finished_hours,
+                                   prune=prune)
+                        if prune:
+                            last_prune = time.monotonic()
+                        await asyncio.to_thread(self._beat, services)
+                        last_beat = time.monotonic()
                 except Exception as exc:  # noqa: BLE001 - the database restarting: the node waits and goes on
                     log.warning("the journal is not answering (%s): trying again", type(exc).__name__)
                 with contextlib.suppress(TimeoutError):

@@ -2,7 +2,7 @@
 
 procrastinate leaves a job whose worker died in ``doing`` for good; recovery is the application's
 (``docs/howto/production/retry_stalled_jobs.md``).  Every node runs :func:`reap` in its own loop, at start-up and
-every poll — not as a periodic task, which a kill can stop for good (procrastinate #1495) — and:
+every heartbeat — not as a periodic task, which a kill can stop for good (procrastinate #1495) — and:
 
 - retries each qamqor job whose worker's heartbeat is older than ``stall_seconds`` (heartbeat-based, never the
   deprecated ``nb_seconds``, which retries live jobs);

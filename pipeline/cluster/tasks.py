@@ -6,7 +6,13 @@
   installation and at most one waits, whoever defers it.
 - ``qamqor.render`` — stages 5–7 for one document (:func:`render_document`): render it here, store it, seal
   it if it needs no officer, deliver it.  ``lock`` ``doc:<id>``, shared with ``deliver``.
+- ``qamqor.seal`` — stage 6 for one document that needs no officer and that no render job signed (a token's key,
+  a retry that is due, a seal a crash interrupted), then 7.  Never from the scan itself: a document another job
+  holds (rendered, its worker's signature on its way) would be signed twice, once in this process.
 - ``qamqor.deliver`` — stage 7 for one signed document (an officer's approval, a token's seal).
+
+Every job of a document has the ``lock`` ``doc:<id>``, so they run one after the other, and the scan defers none
+for a document one already waits or runs for (:func:`held_documents`): one job does a document's next steps once.
 
 Each job holds the fencing token of its work (``scan``, ``doc:<id>``) while it runs, so a node that stalled past
 the stall timeout, whose job the reaper gave to another node, writes nothing when it wakes up
@@ -55,6 +61,7 @@ here = Context()
 def register(app: App) -> None:
     app.task(name="qamqor.scan", queue="ingest", lock="scan", queueing_lock="scan")(scan)
     app.task(name="qamqor.render", queue="documents")(render_document)
+    app.task(name="qamqor.seal", queue="documents")(seal_document)
     app.task(name="qamqor.deliver", queue="documents")(deliver_document)
 
 
@@ -105,15 +112,26 @@ def scan() -> None:
         accept.accept(s)  # 2
         apply.apply(s)  # 3
         transfers.transfers(s)  # 4 (¶14)
-        sign.automatic_all(s)  # 6, for what a token signs (a worker's key file signs in render_document)
-    for doc in render.due(s, clock.now(), set()):
-        _defer("qamqor.render", lock=f"doc:{doc.document_id}", queueing_lock=f"render:{doc.document_id}",
-               document_id=doc.document_id)
-    for doc in store.documents_to_deliver(s.journal):
-        _defer("qamqor.deliver", lock=f"doc:{doc.document_id}", queueing_lock=f"deliver:{doc.document_id}",
-               document_id=doc.document_id)
+    held = held_documents(s)  # a job waits or runs for these: it does their next steps
+    for name, docs in (("render", render.due(s, clock.now(), held)),  # 5, then 6 and 7
+                       ("seal", store.documents_to_sign_automatically(s.journal)),  # 6, for what a token signs
+                       ("deliver", store.documents_to_deliver(s.journal))):  # 7
+        for doc in docs:
+            if doc.document_id not in held:
+                held.add(doc.document_id)
+                _defer(f"qamqor.{name}", lock=f"doc:{doc.document_id}", queueing_lock=f"{name}:{doc.document_id}",
+                       document_id=doc.document_id)
     if claimed >= BATCH:
         defer_scan()
+
+
+def held_documents(s: Services) -> set[str]:
+    """Documents a job of the installation waits for or runs now (their ``lock`` ``doc:<id>``): one query instead
+    of a deferral refused by the queueing lock per document, and no second job queued behind a running one."""
+    with s.journal.reads.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT lock FROM procrastinate_jobs WHERE status IN ('todo', 'doing') "
+                                    "AND starts_with(lock, 'doc:')").scalars()
+        return {lock.removeprefix("doc:") for lock in rows}
 
 
 def render_document(document_id: str) -> None:
@@ -145,6 +163,20 @@ def _render(job: render.RenderJob) -> render.RenderResult:
     if here.dispatcher is None:
         return render.run(job)
     return here.dispatcher.submit(render.run, job).result()  # a warm worker process; this thread waits
+
+
+def seal_document(document_id: str) -> None:
+    s = here.services
+    assert s is not None
+    with _job(f"seal {document_id}"), fenced(s.journal, f"doc:{document_id}", here.node_id):
+        doc = store.get_document(s.journal, document_id)
+        if doc is None or not doc.signed_automatically or doc.status not in (DocumentStatus.RENDERED,
+                                                                                 DocumentStatus.SIGNING):
+            return  # signed meanwhile (by the render job that held it, a retried job): nothing to do
+        sign.automatic(s, doc)  # 6
+        signed = store.get_document(s.journal, document_id)
+        if signed is not None and signed.status == DocumentStatus.SIGNED:
+            _deliver(s, document_id)  # 7
 
 
 def deliver_document(document_id: str) -> None:

@@ -34,6 +34,34 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+#: PostgreSQL: a pooled connection idle longer than this is pinged before it is handed out
+PING_AFTER_IDLE = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Issue 10: a connection that died with a server restart is replaced, not handed out — as ``pool_pre_ping``
+    does, but only for a connection idle over :data:`PING_AFTER_IDLE` seconds (pinging each checkout was a round
+    trip per statement).  One used just before a restart fails its statement, and SQLAlchemy then replaces every
+    connection of the pool; the job is retried from the journal."""
+    import time
+
+    from sqlalchemy import exc
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi)
+        except Exception as err:  # noqa: BLE001 - any failure: the pool replaces this connection
+            raise exc.DisconnectionError(str(err)) from err
+
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -59,9 +87,16 @@ class Journal:
         self.audit = audit  # pipeline.audit.AuditLog: every step is also appended there after its commit
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        # PostgreSQL (issue 10): a connection that died with a server restart is replaced, not handed out
-        options = {"pool_pre_ping": True} if url.startswith("postgresql") else {}
+        # PostgreSQL: a node's jobs run in threads (2 × workers + 1), each may hold a transaction and a read at
+        # once; room for them all, so an overflow connection (a server backend opened and closed) stays rare
+        options = {"pool_size": 20, "max_overflow": 20} if url.startswith("postgresql") else {}
         self.engine = create_engine(url, future=True, **options)
+        #: what reads outside a transaction use (:func:`.rows._reading`): on PostgreSQL in autocommit, one round
+        #: trip per read instead of BEGIN, the read and ROLLBACK (issue 10: round trips were most of a node's CPU)
+        self.reads: Engine = self.engine
+        if self.engine.dialect.name == "postgresql":
+            _ping_when_idle(self.engine)
+            self.reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         #: called with each transaction's connection just before it commits (pipeline/cluster/fencing.py checks
         #: there that the work it writes for is still this node's)
         self.before_commit: Any = None

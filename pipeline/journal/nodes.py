@@ -31,10 +31,13 @@ def fence_value(conn: Connection, name: str, *, lock: bool = False) -> int | Non
     work over between this check and the commit of the writes it guards (PostgreSQL; SQLite has one writer)."""
     from .tables import fences
 
-    stmt = select(fences.c.value).where(fences.c.name == name)
-    if lock and conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(read=True)
-    value = conn.execute(stmt).scalar()
+    if conn.dialect.name == "postgresql":
+        # asked before every commit of a node's job and before each file it writes: straight to the driver, in
+        # the connection's transaction (nothing to compile or wrap: ~55 µs of CPU instead of 150–280, issue 10)
+        row = conn.connection.driver_connection.execute(
+            "SELECT value FROM fences WHERE name = %s" + (" FOR SHARE" if lock else ""), (name,)).fetchone()
+        return None if row is None else int(row[0])
+    value = conn.execute(select(fences.c.value).where(fences.c.name == name)).scalar()
     return None if value is None else int(value)
 
 

@@ -187,7 +187,7 @@ def _reading(db: Journal | Connection) -> Iterator[Connection]:
     if isinstance(db, Connection):
         yield db
     else:
-        with db.engine.connect() as conn:
+        with db.reads.connect() as conn:  # on PostgreSQL in autocommit: one statement, one round trip
             yield conn
 
 
