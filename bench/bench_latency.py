@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_pipeline import NOW, make_site, percentile  # noqa: E402
+from bench.bench_pipeline import NOW, finish_site, make_site, percentile  # noqa: E402
 
 TARGET = {"p50": 0.150, "p95": 0.300}
 
@@ -125,10 +125,7 @@ def main() -> None:
         base = floor(root)
         print(f"{level:8} {statistics.median(lat):9.3f} {percentile(lat, 95):9.3f} {base:10.3f}"
               f"   ({len(lat)} drops; settle {settle} s; floor: render + sign of the same notice in one warm process)")
-        if not args.keep:
-            shutil.rmtree(root, ignore_errors=True)
-        else:
-            print(f"site kept in {root}")
+        finish_site(root, args.keep)
 
 
 if __name__ == "__main__":

@@ -290,10 +290,15 @@ def main() -> None:
         q = len(s) // 4
         print("total RSS of the process tree (MB), quarters of the run: "
               + ", ".join(f"{max(s[i * q:(i + 1) * q]) / 1024:.0f}" for i in range(4)))
-    if not args.keep:
-        shutil.rmtree(root, ignore_errors=True)
-    else:
+    finish_site(root, args.keep)
+
+
+def finish_site(root: Path, keep: bool) -> None:
+    """Remove a benchmark's temporary site, or say where it was kept (``--keep``)."""
+    if keep:
         print(f"site kept in {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
