@@ -17,7 +17,6 @@ from typing import Any
 
 from . import clock
 from .config import Config
-from .core.lifecycle import DocumentStatus
 from .errors import FencedOut, QamqorError, TransientError
 from .journal import store
 from .locks import StateLock
@@ -176,9 +175,7 @@ def after_render(services: Services, doc: store.DocumentRow, result: render.Rend
     (and so ready for 7)."""
     if not (doc.signed_automatically and services.config.signing.auto_seal):
         return False
-    sign.store_worker_signature(services, doc.document_id, result)  # 6
-    signed = store.get_document(services.journal, doc.document_id)
-    return signed is not None and signed.status == DocumentStatus.SIGNED
+    return sign.store_worker_signature(services, doc.document_id, result)  # 6
 
 
 def deliver_or_note(services: Services, document_id: str) -> None:

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def demo(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def demo(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A fresh copy of the demo: qamqor.toml, var/demo-pki, inbox/ with the examples."""
     root = tmp_path / "site"
     shutil.copytree(demo_template, root, symlinks=True)
@@ -47,7 +48,23 @@ def demo(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("QAMQOR_CONFIG", raising=False)
     monkeypatch.delenv("QAMQOR_FAULT", raising=False)
     monkeypatch.setenv("QAMQOR_NOW", "2027-01-08T12:00:00+05:00")
-    return root
+    yield root
+    stop_strays(root)
+
+
+def stop_strays(root: Path) -> None:
+    """Kill what a test left running from this site: the demo's TSA and OCSP (certomancer, started by
+    ``qamqor run``) outlive a run the test killed with SIGKILL, and would go on using a core."""
+    import signal
+
+    mark = str(root).encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if mark in cmdline and int(pid) != os.getpid():
+                os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue  # gone meanwhile, or not ours to look at
 
 
 def qamqor(root: Path, *args: str, env: dict[str, str] | None = None, check: bool = False,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -125,12 +125,23 @@ class Journal:
 
     @staticmethod
     def step(conn: Connection, subject: str, name: str, **detail: Any) -> None:
+        Journal.steps(conn, [(subject, name, detail)])
+
+    @staticmethod
+    def steps(conn: Connection, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
+        """Journal steps (subject, name, detail) in one statement, and hand them to the audit log."""
         at = now_utc()
-        text = json.dumps(detail, ensure_ascii=False, default=str) if detail else None
-        conn.execute(insert(steps).values(at=at, subject=subject, step=name, detail=text))
+        entries = list(entries)
+        if not entries:
+            return
+        conn.execute(insert(steps), [
+            {"at": at, "subject": subject, "step": name,
+             "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail else None}
+            for subject, name, detail in entries])
         pending = conn.info.get("audit")
         if pending is not None:
-            pending.append({"at": at, "subject": subject, "step": name, "detail": detail or None})
+            pending.extend({"at": at, "subject": subject, "step": name, "detail": detail or None}
+                           for subject, name, detail in entries)
 
 
 # --- opening safely (#14.3, #14.19, #14.22) ---------------------------------------------------------------------

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from ..core.events import Event
 from ..core.lifecycle import (
@@ -50,6 +50,7 @@ from .rows import (  # noqa: F401 - the row types are part of the store's interf
     _first,
     _input,
     _reading,
+    _upsert,
 )
 from .tables import case_log, cases, deadlines, deliveries, documents, events, inputs
 
@@ -173,23 +174,22 @@ def write_outcome(conn: Connection, outcome: Outcome, *, event: Event | None = N
     values = dict(status=s.status, channel=s.channel, language=s.language, provider=s.provider, psc=s.psc,
                   applicant_iin=s.applicant_iin, submitted_on=s.submitted_on, result_at=s.result_at,
                   updated_at=now_utc())
-    if conn.execute(select(cases.c.case_id).where(cases.c.case_id == s.case_id)).first():
-        conn.execute(update(cases).where(cases.c.case_id == s.case_id).values(**values))
-    else:
-        conn.execute(cases.insert().values(case_id=s.case_id, **values))
+    upsert = _upsert(conn)(cases).values(case_id=s.case_id, **values)
+    conn.execute(upsert.on_conflict_do_update(index_elements=[cases.c.case_id], set_=values))
     conn.execute(deadlines.delete().where(deadlines.c.case_id == s.case_id))
-    for d in s.deadlines:
-        conn.execute(deadlines.insert().values(case_id=s.case_id, key=d.key, term=d.term, paragraph=d.paragraph,
-                                               opened_on=d.opened_on, due=d.due, closed_on=d.closed_on))
-    for request in outcome.documents:
-        _request_document(conn, request)
-    for action in outcome.actions:
-        step(conn, s.case_id, f"action:{action}")
+    if s.deadlines:
+        conn.execute(deadlines.insert(), [
+            {"case_id": s.case_id, "key": d.key, "term": d.term, "paragraph": d.paragraph,
+             "opened_on": d.opened_on, "due": d.due, "closed_on": d.closed_on} for d in s.deadlines])
+    journaled = [(_request_document(conn, request), "ordered", {"kind": request.kind})
+                 for request in outcome.documents]
+    journaled += [(s.case_id, f"action:{action}", {}) for action in outcome.actions]
     name = event.event if event is not None else transition.name if transition is not None else "outcome"
-    step(conn, s.case_id, f"applied:{name}", status=s.status)
+    Journal.steps(conn, [*journaled, (s.case_id, f"applied:{name}", {"status": s.status})])
 
 
-def _request_document(conn: Connection, request: DocumentRequest) -> None:
+def _request_document(conn: Connection, request: DocumentRequest) -> str:
+    """Insert the requested document (under a new id if its id is taken); its id."""
     doc_id, n = request.document_id, 1
     while conn.execute(select(documents.c.document_id).where(documents.c.document_id == doc_id)).first():
         n += 1
@@ -200,7 +200,7 @@ def _request_document(conn: Connection, request: DocumentRequest) -> None:
         signers=_dumps([asdict(s) for s in request.signers]), routes=json.dumps(list(request.routes)),
         number=request.number, status=DocumentStatus.ORDERED, order=_dumps(request.computed),
         signatures_done=0, attempts=0, created_at=now_utc(), updated_at=now_utc()))
-    step(conn, doc_id, "ordered", kind=request.kind)
+    return doc_id
 
 
 def get_case(db: Journal | Connection, case_id: str) -> CaseRow | None:
@@ -309,14 +309,13 @@ def document_counts(db: Journal | Connection) -> dict[str, int]:
 def _move(conn: Connection, document_id: str, status: DocumentStatus, *, expect: Iterable[DocumentStatus] = (),
           **values: Any) -> None:
     """Move a document to ``status`` (checked against the lifecycle); with ``expect``, only if it is still in
-    one of those states (a conditional store: another process may have moved it meanwhile)."""
-    old = conn.execute(select(documents.c.status).where(documents.c.document_id == document_id)).scalar_one()
-    expect = tuple(expect)
-    if (expect and old not in expect) or not can_move(old, status):
-        raise StateConflict(f"{document_id} is {old}: it cannot become {status} now", remedy="look at it again")
-    stmt = update(documents).where(documents.c.document_id == document_id, documents.c.status == old)
+    one of those states (a conditional store: another process may have moved it meanwhile).  One statement: the
+    update applies only from a state the lifecycle allows; the state is read only to say why it did not."""
+    sources = [old for old in (tuple(expect) or tuple(DocumentStatus)) if can_move(old, status)]
+    stmt = update(documents).where(documents.c.document_id == document_id, documents.c.status.in_(sources))
     if conn.execute(stmt.values(status=status, updated_at=now_utc(), **values)).rowcount != 1:
-        raise StateConflict(f"{document_id} changed meanwhile", remedy="look at it again")
+        old = conn.execute(select(documents.c.status).where(documents.c.document_id == document_id)).scalar_one()
+        raise StateConflict(f"{document_id} is {old}: it cannot become {status} now", remedy="look at it again")
 
 
 def store_render(conn: Connection, doc: DocumentRow, *, pdf_path: str, pdf_sha256: str,
@@ -405,14 +404,17 @@ def order_again(conn: Connection, document_id: str) -> None:
 # --- deliveries ----------------------------------------------------------------------------------------------
 
 
-def plan_deliveries(conn: Connection, document_id: str, planned: Iterable[tuple[str, str]]) -> None:
-    """Journal where each copy goes, before any file is written (a crash leaves planned rows)."""
-    have = {r.route for r in conn.execute(select(deliveries.c.route).where(deliveries.c.document_id == document_id))}
-    for route, path in planned:
-        if route not in have:
-            conn.execute(deliveries.insert().values(document_id=document_id, route=route, path=path,
-                                                    status=DeliveryStatus.PLANNED, at=now_utc()))
+def plan_deliveries(conn: Connection, document_id: str, planned: Iterable[tuple[str, str]]) -> list[DeliveryRow]:
+    """Journal where each copy goes, before any file is written (a crash leaves planned rows).  Returns every
+    delivery of the document, by route: those a crashed run planned (or finished) as they are, the new ones."""
+    stmt = select(deliveries).where(deliveries.c.document_id == document_id)
+    rows = {d.route: d for d in map(_delivery, conn.execute(stmt).mappings())}
+    new = [DeliveryRow(document_id, route, path, DeliveryStatus.PLANNED, now_utc())
+           for route, path in planned if route not in rows]
+    if new:
+        conn.execute(deliveries.insert(), [asdict(d) for d in new])
     step(conn, document_id, "delivery-planned")
+    return sorted([*rows.values(), *new], key=lambda d: d.route)
 
 
 def deliveries_of(db: Journal | Connection, document_id: str) -> list[DeliveryRow]:
@@ -421,11 +423,14 @@ def deliveries_of(db: Journal | Connection, document_id: str) -> list[DeliveryRo
 
 
 def finish_delivery(conn: Connection, document_id: str, done: Iterable[DeliveryRow]) -> None:
-    for d in done:
-        conn.execute(update(deliveries).where(and_(deliveries.c.document_id == document_id,
-                                                   deliveries.c.route == d.route)).values(
+    """Every route written: the routes done and the document delivered, in this one transaction."""
+    routes = {d.route: d.path for d in done}
+    if routes:
+        conn.execute(update(deliveries).where(deliveries.c.document_id == document_id,
+                                              deliveries.c.route.in_(list(routes))).values(
             status=DeliveryStatus.DONE, at=now_utc()))
-        step(conn, document_id, "delivered", route=d.route, path=d.path)
+        Journal.steps(conn, [(document_id, "delivered", {"route": route, "path": path})
+                             for route, path in routes.items()])
     _move(conn, document_id, DocumentStatus.DELIVERED, expect=(DocumentStatus.SIGNED,))
 
 
@@ -438,4 +443,3 @@ from .nodes import *  # noqa: E402, F401, F403 - fencing tokens and nodes (issue
 from .numbers import *  # noqa: E402, F401, F403 - registration numbers (issue 11)
 from .reads import *  # noqa: E402, F401, F403 - the one door to the journal
 from .renewals import *  # noqa: E402, F401, F403 - the archive's renewals (issue 12)
-from .rows import _upsert  # noqa: E402, F401 - for the sections above

@@ -129,9 +129,9 @@ def _deliver_locked(services: Services, doc: store.DocumentRow) -> None:
     data = Path(doc.pdf_path or "").read_bytes()
     pdf_sha = sha256(data)
     with services.journal.tx() as conn:
-        store.plan_deliveries(conn, doc_id, [(route, str(path)) for route, path in plan(services, doc)])
+        planned = store.plan_deliveries(conn, doc_id, [(route, str(path)) for route, path in plan(services, doc)])
     checkpoint("delivery-planned")
-    done = [d for d in store.deliveries_of(services.journal, doc_id) if d.status != DeliveryStatus.DONE]
+    done = [d for d in planned if d.status != DeliveryStatus.DONE]
     # every route's PDF (and the archive's report) first, then the manifests that announce them: a consumer that
     # sees a manifest finds its PDF complete; each group written with its syncs together (#13)
     files, manifests = [], []

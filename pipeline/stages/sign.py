@@ -134,16 +134,19 @@ def sign(services: Services, document_id: str, backend: SignatureBackend, *,
                 with services.journal.tx() as conn:  # nothing half-signed: the work file is untouched
                     store.signing_failed(conn, doc)
                 raise
-        return _store(services, doc, ready.field, officer, signed, info, adopted=adopted)
+        return _store(services, doc, ready.field, officer, signed, info, adopted=adopted)[0]
 
 
 def _store(services: Services, doc: store.DocumentRow, field: str, officer: Officer, signed: bytes,
-           info: dict[str, Any], *, adopted: bool = False, report: str | None = None) -> dict[str, Any]:
+           info: dict[str, Any], *, adopted: bool = False, report: str | None = None,
+           read_now: bool = False) -> tuple[dict[str, Any], lifecycle.DocumentStatus]:
     """Write the signed work file (unless a crash left it there already) and journal the signature; a
-    ``report`` (the ETSI validation report the worker made of ``signed``) goes beside it for the delivery."""
+    ``report`` (the ETSI validation report the worker made of ``signed``) goes beside it for the delivery.
+    ``read_now``: ``doc`` was read under the document's lock just before, so it is not read again before the
+    file is written.  Returns the signature's entry and the document's new status."""
     out = services.dirs.documents / f"{doc.document_id}.s{doc.signatures_done + 1}{fencing.tag()}.pdf"
     fencing.ensure_mine(services.journal)  # several nodes: a stale node writes nothing (issue 10)
-    current = store.get_document(services.journal, doc.document_id)
+    current = doc if read_now else store.get_document(services.journal, doc.document_id)
     if (current is None or current.signatures_done != doc.signatures_done
             or current.status not in lifecycle.AWAITING_SIGNATURE):
         raise StateConflict(f"{doc.document_id} changed while it was being signed", remedy="look at it again")
@@ -153,29 +156,37 @@ def _store(services: Services, doc: store.DocumentRow, field: str, officer: Offi
     checkpoint("signed-written")
     entry = {**info, "field": field, "officer": officer.id, "service_at": clock.now().isoformat()}
     with services.journal.tx() as conn:
-        store.store_signature(conn, doc, pdf_path=str(out), pdf_sha256=sha256(signed), entry=entry,
-                              adopted=adopted)
+        status = store.store_signature(conn, doc, pdf_path=str(out), pdf_sha256=sha256(signed), entry=entry,
+                                       adopted=adopted)
     checkpoint("signed")
-    return entry
+    return entry, status
 
 
 # --- automatic signatures (receipts, portal notices: ¶4, ¶7) -------------------------------------------------
 
 
-def store_worker_signature(services: Services, document_id: str, result: RenderResult) -> None:
-    """Store the signature a render worker made (or its failure) for a document just rendered."""
+def store_worker_signature(services: Services, document_id: str, result: RenderResult) -> bool:
+    """Store the signature a render worker made (or its failure) for a document just rendered; without one,
+    sign it here (a token's key).  True when the document is now signed."""
+    signature = result.signature
+    if signature is not None:
+        with document_lock(services.dirs.documents, document_id):
+            doc = store.get_document(services.journal, document_id)
+            if doc is None or doc.status != lifecycle.DocumentStatus.RENDERED:
+                return False
+            officer = services.config.officer(signature.officer)
+            _entry, status = _store(services, doc, signature.field, officer, signature.pdf, signature.info,
+                                    report=signature.report, read_now=True)
+        return status == lifecycle.DocumentStatus.SIGNED
     doc = store.get_document(services.journal, document_id)
     if doc is None or doc.status != lifecycle.DocumentStatus.RENDERED:
-        return
-    if result.signature is not None:
-        officer = services.config.officer(result.signature.officer)
-        with document_lock(services.dirs.documents, document_id):
-            _store(services, doc, result.signature.field, officer, result.signature.pdf, result.signature.info,
-                   report=result.signature.report)
-    elif result.signature_failure is not None:
+        return False
+    if result.signature_failure is not None:
         _failed(services, doc, result.signature_failure, transient=result.signature_transient)
-    else:
-        automatic(services, doc)
+        return False
+    automatic(services, doc)
+    signed = store.get_document(services.journal, document_id)
+    return signed is not None and signed.status == lifecycle.DocumentStatus.SIGNED
 
 
 def automatic(services: Services, doc: store.DocumentRow) -> None:
