@@ -352,6 +352,9 @@ async def _validate_each(reader, sigs, roots, online: bool, timing, report: LtvR
         if etsi and result.api_status is not None:
             from pyhanko.sign.validation.report.tools import generate_report
 
+            from .speedups import share_xml_metadata
+
+            share_xml_metadata()  # xsdata's metadata built once per process, not per report
             xmls.append(generate_report(sig, result))
 
 

@@ -145,3 +145,26 @@ def test_etsi_report_is_valid_against_the_official_xsd(archive, name, when):
     main = doc.findtext(".//vr:SignatureValidationStatus/vr:MainIndication", namespaces=ns)
     expected = {"lta": "total-passed", "tampered": "total-failed"}[name]
     assert main == f"urn:etsi:019102:mainindication:{expected}"
+
+
+def test_the_etsi_report_is_the_same_with_the_shared_xml_metadata(archive, monkeypatch):
+    """signing/speedups.py (issue 13): pyHanko's report serializer keeps xsdata's metadata for the process; the
+    report is the same text as with xsdata's own fresh serializer, and a second report builds no metadata."""
+    from xsdata.formats.dataclass import serializers
+    from xsdata.formats.dataclass.models.builders import XmlMetaBuilder
+
+    from signing import speedups
+
+    pki, _, files = archive
+    ours = validate_archive(files["lta"], trust_roots=[pki.root_cert], at=AFTER_SIGNER_EXPIRY, etsi=True).etsi_xml
+    original = speedups.share_xml_metadata()
+    assert serializers.XmlSerializer is not original  # where pyHanko's generate_report looks it up
+    built = []
+    original_build = XmlMetaBuilder.build
+    monkeypatch.setattr(XmlMetaBuilder, "build", lambda self, *a, **k: built.append(1) or original_build(self, *a, **k))
+    again = validate_archive(files["lta"], trust_roots=[pki.root_cert], at=AFTER_SIGNER_EXPIRY, etsi=True).etsi_xml
+    assert again == ours and built == []
+    monkeypatch.setattr(serializers, "XmlSerializer", original)
+    theirs = validate_archive(files["lta"], trust_roots=[pki.root_cert], at=AFTER_SIGNER_EXPIRY, etsi=True).etsi_xml
+    assert built, "xsdata's own serializer was not the one used"
+    assert theirs == ours and "total-passed" in ours
