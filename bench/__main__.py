@@ -2,7 +2,7 @@
 
 Run them on an idle machine: each compares against its baseline in the same run, but absolute figures move
 with the load (``uptime``).  One at a time: ``python bench/bench_render.py`` (documents),
-``bench_sign.py`` (signatures), ``bench_pipeline.py`` (end to end, ``--long`` for 10,000 events),
+``bench_sign.py`` (signatures), ``bench_report.py`` (the archive's report), ``bench_pipeline.py`` (end to end, ``--long`` for 10,000 events),
 ``bench_web.py`` (the web desk), ``bench_latency.py``, ``bench_chromium.py``, ``bench_memory.py``,
 ``bench_gost.py``, ``bench_cluster.py``.
 """
@@ -20,6 +20,7 @@ BENCHES = (
     ("bench_render.py",),
     ("bench_chromium.py",),  # the renderer against Debian's Chromium on the same HTML (#13.3)
     ("bench_sign.py",),
+    ("bench_report.py",),  # the archive's ETSI report with signing/speedups.py and without (#13)
     ("bench_gost.py",),  # GOST sign and verify beside RSA (#16)
     ("bench_pipeline.py",),
     # the burst of 500 PSC receipts from the process start (#13.1), the engines without the TSA's round trips
