@@ -34,7 +34,6 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 import pydyf
-import segno
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from weasyprint import CSS, HTML, Attachment
@@ -44,6 +43,7 @@ from weasyprint.urls import URLFetcher
 
 from pipeline.core.case import local_time
 from pipeline.errors import ExitCode, QamqorError
+from signing import qr as qr_codes
 
 from .catalogue import LANGUAGES, Catalogue, DocumentSpec
 
@@ -90,14 +90,8 @@ class RenderedDocument:
     pages: int
     signature_fields: tuple[SignatureField, ...]
     #: the modules of the verification link's QR code the page prints (rows, 1 = dark), for the signature stamp
-    #: to draw the same code without making it again (#13: segno's mask selection is ~7 ms a code)
+    #: to draw the same code (signing/qr.py)
     qr: tuple[bytes, ...] = ()
-
-
-def qr_code(url: str):
-    """The verification link's QR code: error correction M (ISO/IEC 18004), never a Micro QR, the level kept as
-    asked (the signature stamp draws the same modules, signing/stamp.py)."""
-    return segno.make(url, error="m", micro=False, boost_error=False)
 
 
 def harfbuzz_subsetting_available() -> bool:
@@ -223,7 +217,6 @@ class Renderer:
             date_kk=self.dates.kk, date_ru=self.dates.ru, digits=self.dates.digits, hm=self.dates.hm,
             fio=full_name, capitalize_first=lambda s: s[:1].upper() + s[1:], decimal=decimal_comma,
         )
-        self._qr_code = lru_cache(maxsize=512)(qr_code)
         self._qr = lru_cache(maxsize=512)(self._qr_data_uri)
         for kind in self.catalogue.document_kinds():   # compile every template now, fail early
             for lang in LANGUAGES:
@@ -261,9 +254,8 @@ class Renderer:
         return f"{spec.template}.{lang}.html.j2"
 
     def _qr_data_uri(self, url: str) -> str:
-        png = io.BytesIO()
-        self._qr_code(url).save(png, kind="png", scale=4, border=1)
-        return "data:image/png;base64," + base64.b64encode(png.getvalue()).decode("ascii")
+        png = qr_codes.png(qr_codes.modules(url), scale=4, border=1)
+        return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
     # ---- the interface
     def render(self, kind: str, language: str, context: dict,
@@ -301,7 +293,7 @@ class Renderer:
         )
         url = doc.get("verify_url") or doc.get("id") or ""
         return RenderedDocument(pdf=pdf, pages=len(document.pages), signature_fields=tuple(fields),
-                                qr=tuple(bytes(row) for row in self._qr_code(url).matrix))
+                                qr=qr_codes.modules(url))
 
     def html(self, kind: str, language: str, context: dict) -> str:
         """The HTML of a document (the template output), before layout."""

@@ -8,7 +8,7 @@ units, perf-baseline.md §4d) and subsets the font on every signature, so the st
   the font embedded; it is cached per (language, officer, certificate, field size) — it does not change between
   signatures, and so is its parsed form (importing it into the next document copies objects, parses nothing);
 - what changes per signature is drawn as vector paths on top, with no font at all: the QR code of the document's
-  verification URL (segno's module matrix, cached per URL) and the signing time (the font's glyph outlines via fontTools).
+  verification URL (:mod:`signing.qr`, cached per URL) and the signing time (the font's glyph outlines via fontTools).
   Paths keep the stamp PDF/A-safe and cost well under a millisecond, where a WeasyPrint render costs ~50 ms.
 """
 
@@ -21,11 +21,12 @@ from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 
-import segno
 from pyhanko.pdf_utils import content, generic, layout
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp.base import BaseStamp, BaseStampStyle
+
+from . import qr
 
 _HERE = Path(__file__).parent
 _FORMS_FONTS = _HERE.parent / "forms" / "fonts"
@@ -122,9 +123,9 @@ def qr_ops(url: str, x: float, y: float, size: float, modules: tuple[bytes, ...]
 
     ``modules``: the code's rows (1 = dark) when the caller has them — the page's own code of the same link,
     which the renderer made (#13) — else made here.  Cached per URL and position: every signature of one document
-    (the act's two inspectors, a retry) draws the same code, and segno's mask selection costs ~7 ms in Python.
+    (the act's two inspectors, a retry) draws the same code.
     """
-    matrix = modules or segno.make(url, error="m", micro=False, boost_error=False).matrix
+    matrix = modules or qr.modules(url)
     n = len(matrix)
     border = 2
     m = size / (n + 2 * border)

@@ -39,28 +39,30 @@ def test_the_driver_submits_the_worker_module_s_own_function():
 
 def test_the_stamp_draws_the_page_s_own_qr_code_made_once(demo, monkeypatch):
     """Issue 13: a document sealed in the worker has its verification QR code made once — the page's, which the
-    stamp draws too — not twice (segno's mask selection is ~7 ms a code); the stamp's drawing is the same."""
-    import segno
+    stamp draws too — not twice; the stamp's drawing is the same as of a code made for it."""
+    import zxingcpp
 
     from forms.preview import sample_context
-    from forms.render import qr_code
     from pipeline.config import Config
     from pipeline.stages import render_worker as w
     from pipeline.verify_links import verify_url
-    from signing import stamp
+    from signing import qr, stamp
 
     config = Config.load(demo / "qamqor.toml")
     context = sample_context("acceptance_receipt", "kk")
     context["document"] = {**context["document"], "id": "D-QR-1", "verify_url": verify_url(config, "D-QR-1")}
     job = w.RenderJob("D-QR-1", "acceptance_receipt", "kk", context, (), w.SealJob(config, "operator", None))
     made = []
-    real_make = segno.make
-    monkeypatch.setattr(segno, "make", lambda content, **kw: made.append(content) or real_make(content, **kw))
+    real_create = zxingcpp.create_barcode
+    monkeypatch.setattr(zxingcpp, "create_barcode", lambda content, *a, **kw: made.append(content)
+                        or real_create(content, *a, **kw))
+    qr.modules.cache_clear()
     stamp.qr_ops.cache_clear()
     result = w.run(job)
     assert result.signature is not None, result.signature_failure
     assert made == [verify_url(config, "D-QR-1")]  # once, for the page and the stamp
 
-    url, modules = made[0], tuple(bytes(r) for r in qr_code(made[0]).matrix)
+    url, modules = made[0], qr.modules(made[0])
     stamp.qr_ops.cache_clear()
+    qr.modules.cache_clear()
     assert stamp.qr_ops(url, 10.0, 20.0, 60.0, modules) == stamp.qr_ops(url, 10.0, 20.0, 60.0)
