@@ -53,7 +53,8 @@ def _demo_port() -> int:
 _services: dict[int, subprocess.Popen] = {}
 
 
-def _stop_services() -> None:
+def stop_services() -> None:
+    """Stop the demo services this process started (at its exit, or when a benchmark is done with a site)."""
     for port, proc in list(_services.items()):
         proc.terminate()
         try:
@@ -91,7 +92,7 @@ def ensure_services(config) -> int | None:
     log_file.close()
     _services[port] = proc
     if len(_services) == 1:
-        atexit.register(_stop_services)
+        atexit.register(stop_services)
     deadline = time.monotonic() + SERVICES_START_S
     while not _listening(port):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -125,7 +126,7 @@ def _ensure_gost_services(config) -> None:
     log_file.close()
     _services[url.port] = proc
     if len(_services) == 1:
-        atexit.register(_stop_services)
+        atexit.register(stop_services)
     deadline = time.monotonic() + SERVICES_START_S
     while not _listening(url.port):
         if proc.poll() is not None or time.monotonic() > deadline:

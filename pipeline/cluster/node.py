@@ -1,8 +1,9 @@
 """One node of an installation on PostgreSQL: ``qamqor run --node NAME`` (issue 10).
 
-A node is one process and one procrastinate worker running ``[pipeline] workers`` jobs at once (default: one
-per core), each rendering in a warm worker process of its own (:mod:`pipeline.workers`), as ``qamqor run`` does
-on SQLite; ``--workers 1`` renders in the job's thread.  Beside the worker its loop: every ``poll_seconds`` it defers an inbox scan (at most one waits in
+A node is one process and one procrastinate worker whose jobs render in ``[pipeline] workers`` warm worker
+processes (default: one per core; :mod:`pipeline.workers`), as ``qamqor run`` does on SQLite — with one worker
+too: a render in the job's thread would hold the interpreter lock the node's other jobs (storing, sealing,
+delivering) and its loop need.  Beside the worker its loop: every ``poll_seconds`` it defers an inbox scan (at most one waits in
 the whole installation); every ``heartbeat_seconds`` it reaps the jobs of nodes that stopped beating
 (:mod:`.reaper`) and beats its own heartbeat in the journal's ``nodes`` table, which ``qamqor status`` reads.  The reaper also runs once at start-up
 (procrastinate #1495).  SIGTERM or SIGINT: the node stops taking jobs, finishes the one it runs, and says so in
@@ -118,8 +119,7 @@ class Node:
                 with services.journal.tx() as conn:
                     store.register_node(conn, self.id, name=self.name, host=socket.gethostname(), pid=os.getpid())
                 tasks.here.services, tasks.here.node_id = services, self.id
-                if self.workers > 1:  # one job per render process, each rendering in a warm worker
-                    tasks.here.dispatcher = ProcessDispatcher(self.workers, scratch=self.config.state / "tmp")
+                tasks.here.dispatcher = ProcessDispatcher(self.workers, scratch=self.config.state / "tmp")
                 asyncio.run(self._main(services, once))
                 return {"node": self.id, "jobs": tasks.here.done,
                         **{f"documents_{k}": v for k, v in store.document_counts(services.journal).items()}}

@@ -113,16 +113,33 @@ def scan() -> None:
         apply.apply(s)  # 3
         transfers.transfers(s)  # 4 (¶14)
     held = held_documents(s)  # a job waits or runs for these: it does their next steps
+    wanted: list[tuple[str, str]] = []
     for name, docs in (("render", render.due(s, clock.now(), held)),  # 5, then 6 and 7
                        ("seal", store.documents_to_sign_automatically(s.journal)),  # 6, for what a token signs
                        ("deliver", store.documents_to_deliver(s.journal))):  # 7
         for doc in docs:
             if doc.document_id not in held:
                 held.add(doc.document_id)
-                _defer(f"qamqor.{name}", lock=f"doc:{doc.document_id}", queueing_lock=f"{name}:{doc.document_id}",
-                       document_id=doc.document_id)
+                wanted.append((name, doc.document_id))
+    _defer_documents(wanted)
     if claimed >= BATCH:
         defer_scan()
+
+
+def _defer_documents(wanted: list[tuple[str, str]]) -> None:
+    """The scan's document jobs in one statement (procrastinate's batch deferral) rather than one each: a round
+    trip and a hop to the event loop per document saved.  A batch is all or nothing, so when one of its jobs
+    already waits (a queueing lock taken meanwhile: a desk's approval, a reaped retry) each is deferred alone."""
+    assert here.app is not None
+    jobs = [here.app.tasks[f"qamqor.{name}"].configure(lock=f"doc:{doc_id}", queueing_lock=f"{name}:{doc_id}")
+            .make_new_job(document_id=doc_id) for name, doc_id in wanted]
+    if not jobs:
+        return
+    try:
+        here.app.job_manager.batch_defer_jobs(jobs)
+    except AlreadyEnqueued:
+        for name, doc_id in wanted:
+            _defer(f"qamqor.{name}", lock=f"doc:{doc_id}", queueing_lock=f"{name}:{doc_id}", document_id=doc_id)
 
 
 def held_documents(s: Services) -> set[str]:

@@ -83,6 +83,22 @@ def test_a_document_a_running_job_rendered_is_sealed_by_that_job_not_by_the_scan
     assert done.status == DocumentStatus.DELIVERED and len(done.signed_by) == 1
 
 
+def test_the_scan_defers_its_jobs_in_one_batch_and_one_by_one_when_one_already_waits(node: Services):
+    burst(node.config.root, 3)
+    tasks.scan()  # three render jobs, deferred in one statement
+    first, *others = sorted(d.document_id for d in store.documents_in(node.journal, [DocumentStatus.ORDERED]))
+    with node.journal.engine.begin() as conn:
+        # the first's job waits under its queueing lock but not its document's lock (the scan does not see it
+        # held); the others' jobs are gone (their node died and they were pruned)
+        conn.execute(text("UPDATE procrastinate_jobs SET lock = NULL WHERE lock = :lock"), {"lock": f"doc:{first}"})
+        conn.execute(text("DELETE FROM procrastinate_jobs WHERE lock IS NOT NULL AND task_name = 'qamqor.render'"))
+    tasks.scan()  # the batch of three hits the first's queueing lock: each deferred alone, the first refused
+    with node.journal.engine.connect() as conn:
+        rows = sorted(tuple(r) for r in conn.execute(text(
+            "SELECT queueing_lock, lock FROM procrastinate_jobs WHERE task_name = 'qamqor.render'")))
+    assert rows == sorted([(f"render:{first}", None)] + [(f"render:{d}", f"doc:{d}") for d in others])
+
+
 def finish(services: Services, task: str) -> None:
     """As the worker ends a job (``delete_jobs="always"``), or as the reaper would after a node died."""
     with services.journal.engine.begin() as conn:
