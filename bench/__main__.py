@@ -4,7 +4,7 @@ Run them on an idle machine: each compares against its baseline in the same run,
 with the load (``uptime``).  One at a time: ``python bench/bench_render.py`` (documents),
 ``bench_sign.py`` (signatures), ``bench_report.py`` (the archive's report), ``bench_pipeline.py`` (end to end, ``--long`` for 10,000 events),
 ``bench_web.py`` (the web desk), ``bench_latency.py``, ``bench_chromium.py``, ``bench_memory.py``,
-``bench_gost.py``, ``bench_cluster.py``.
+``bench_gost.py``, ``bench_journal.py``, ``bench_cluster.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ BENCHES = (
     ("bench_pipeline.py", "--channel", "psc", "--events", "500", "--level", "B-B"),
     ("bench_latency.py",),  # one file into a quiet inbox (#13.4)
     ("bench_memory.py", "--count", "2000"),  # a worker's memory (10,000: ``--count 10000``, ~20 min; #13.5)
+    ("bench_journal.py",),  # one journal statement's CPU, SQLite against PostgreSQL (#10)
     ("bench_cluster.py", "--level", "B-B"),  # one node on SQLite, one to three on PostgreSQL (#10)
     ("bench_web.py",),
 )

@@ -66,10 +66,11 @@ def get_input(db: Journal | Connection, input_id: str) -> InputRow | None:
 
 def record_input(conn: Connection, input_id: str, *, original: str, sha256: str, size: int) -> bool:
     """Journal a claimed input (once: a second call for the same id changes nothing).  True if new."""
-    if conn.execute(select(inputs.c.input_id).where(inputs.c.input_id == input_id)).first():
-        return False
-    conn.execute(inputs.insert().values(input_id=input_id, original_name=original, sha256=sha256, size=size,
-                                        status=InputStatus.CLAIMED, claimed_at=now_utc()))
+    stmt = _upsert(conn)(inputs).values(input_id=input_id, original_name=original, sha256=sha256, size=size,
+                                        status=InputStatus.CLAIMED, claimed_at=now_utc())
+    stmt = stmt.on_conflict_do_nothing(index_elements=[inputs.c.input_id]).returning(inputs.c.input_id)
+    if conn.execute(stmt).first() is None:  # (RETURNING: an INSERT's rowcount is -1 on psycopg)
+        return False  # one statement: the row is there already (#13: no read before each insert)
     step(conn, input_id, "claimed", original=original)
     return True
 
@@ -81,10 +82,13 @@ def inputs_to_accept(db: Journal | Connection) -> list[InputRow]:
 
 
 def _set_input(conn: Connection, input_id: str, status: InputStatus, **values: Any) -> None:
-    old = conn.execute(select(inputs.c.status).where(inputs.c.input_id == input_id)).scalar_one()
-    if not can_move(old, status):
+    # one statement, as _move: the update applies only from a state the lifecycle allows; the state is read only
+    # to say why it did not
+    sources = [old for old in InputStatus if can_move(old, status)]
+    stmt = update(inputs).where(inputs.c.input_id == input_id, inputs.c.status.in_(sources))
+    if conn.execute(stmt.values(status=status, **values)).rowcount != 1:
+        old = conn.execute(select(inputs.c.status).where(inputs.c.input_id == input_id)).scalar_one()
         raise StateConflict(f"input {input_id} cannot go from {old} to {status}")
-    conn.execute(update(inputs).where(inputs.c.input_id == input_id).values(status=status, **values))
 
 
 def get_event(db: Journal | Connection, event_id: str) -> EventRow | None:
@@ -190,16 +194,18 @@ def write_outcome(conn: Connection, outcome: Outcome, *, event: Event | None = N
 
 def _request_document(conn: Connection, request: DocumentRequest) -> str:
     """Insert the requested document (under a new id if its id is taken); its id."""
+    values = {"case_id": request.case_id, "kind": request.kind, "language": request.language,
+              "event_id": request.event_id, "signer_role": request.signer_role, "office": request.office,
+              "signers": _dumps([asdict(s) for s in request.signers]), "routes": json.dumps(list(request.routes)),
+              "number": request.number, "status": DocumentStatus.ORDERED, "order": _dumps(request.computed),
+              "signatures_done": 0, "attempts": 0, "created_at": now_utc(), "updated_at": now_utc()}
     doc_id, n = request.document_id, 1
-    while conn.execute(select(documents.c.document_id).where(documents.c.document_id == doc_id)).first():
+    # one statement for a new id (#13: no read before the insert); a taken id tries the next suffix
+    while conn.execute(_upsert(conn)(documents).values(document_id=doc_id, **values)
+                       .on_conflict_do_nothing(index_elements=[documents.c.document_id])
+                       .returning(documents.c.document_id)).first() is None:  # RETURNING, as record_input
         n += 1
         doc_id = f"{request.document_id}-{n}"
-    conn.execute(documents.insert().values(
-        document_id=doc_id, case_id=request.case_id, kind=request.kind, language=request.language,
-        event_id=request.event_id, signer_role=request.signer_role, office=request.office,
-        signers=_dumps([asdict(s) for s in request.signers]), routes=json.dumps(list(request.routes)),
-        number=request.number, status=DocumentStatus.ORDERED, order=_dumps(request.computed),
-        signatures_done=0, attempts=0, created_at=now_utc(), updated_at=now_utc()))
     return doc_id
 
 

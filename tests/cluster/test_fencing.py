@@ -109,3 +109,13 @@ def test_a_prepared_signature_is_taken_once_by_any_desk_process(two, monkeypatch
     assert (item.document_id, item.base_sha256, item.prepared) == ("C-1-order", "ab" * 32, b'{"v": 1}')
     with pytest.raises(Exception, match="unknown or expired"):
         desk_a.take("tok-1", "head")  # gone: signed once
+
+
+def test_the_store_s_one_statement_writes_keep_their_rules_on_postgresql(pg):
+    """#13's writes without a read before (a claim, an input's move, a new document's id) on PostgreSQL, where
+    an INSERT's rowcount says nothing: the same check as on SQLite (tests/shell/test_journal.py)."""
+    from tests.shell.test_journal import check_store_writes
+
+    j = Journal(pg.createdb(f"w_{uuid.uuid4().hex[:10]}"))
+    check_store_writes(j)
+    j.close()

@@ -32,3 +32,37 @@ def test_opening_twice_is_harmless_and_wal_is_on(tmp_path: Path):
     with j.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     j.close()
+
+
+
+def test_claims_moves_and_document_ids_are_one_statement_each_and_keep_their_rules(tmp_path: Path):
+    """#13: the store's writes without a read before each; what they refused before they still refuse (on
+    PostgreSQL too: tests/cluster/test_fencing.py runs the same check)."""
+    j = J.Journal(f"sqlite:///{tmp_path / 'journal.sqlite'}")
+    check_store_writes(j)
+    j.close()
+
+
+def check_store_writes(j: J.Journal) -> None:
+    import pytest
+
+    from pipeline.core.case import DocumentRequest
+    from pipeline.core.lifecycle import InputStatus
+    from pipeline.errors import StateConflict
+
+    with j.tx() as conn:
+        assert store.record_input(conn, "in-1", original="a.json", sha256="00", size=2) is True
+        assert store.record_input(conn, "in-1", original="again.json", sha256="11", size=3) is False
+    (row,) = store.all_inputs(j)
+    assert (row.original_name, row.status) == ("a.json", InputStatus.CLAIMED)  # the first claim stays
+    with j.tx() as conn:
+        store.mark_rejecting(conn, "in-1", {"code": "E-SCHEMA"})
+    with pytest.raises(StateConflict, match="cannot go from rejecting to duplicate"), j.tx() as conn:
+        store._set_input(conn, "in-1", InputStatus.DUPLICATE)
+    assert store.get_input(j, "in-1").status == InputStatus.REJECTING
+    request = DocumentRequest(case_id="C-1", kind="notice", language="kk", event_id="e-1",
+                              signer_role="provider_seal", office="P-1", signers=(), routes=("cabinet",))
+    with j.tx() as conn:  # the same document asked for three times: three documents, the id taken gets a suffix
+        ids = [store._request_document(conn, request) for _ in range(3)]
+    assert ids == ["C-1-notice", "C-1-notice-2", "C-1-notice-3"]
+    assert {d.document_id for d in store.all_documents(j)} == set(ids)
