@@ -70,9 +70,8 @@ def site(n: int, url: str | None) -> Path:
     return root
 
 
-def cpu_by_kind(nodes: list[int]) -> dict[str, float]:
-    """CPU seconds so far of the nodes' own processes, their children (render workers, the demo's services) and
-    the PostgreSQL server's processes, read from /proc."""
+def processes() -> dict[int, tuple[int, str, float]]:
+    """Every process on this machine: pid → (parent pid, command name, CPU seconds so far), read from /proc."""
     tick = os.sysconf("SC_CLK_TCK")
     stats: dict[int, tuple[int, str, float]] = {}
     for entry in os.listdir("/proc"):
@@ -85,6 +84,13 @@ def cpu_by_kind(nodes: list[int]) -> dict[str, float]:
             continue
         fields = tail.split()
         stats[int(entry)] = (int(fields[1]), head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / tick)
+    return stats
+
+
+def cpu_by_kind(nodes: list[int]) -> dict[str, float]:
+    """CPU seconds so far of the nodes' own processes, their children (render workers, the demo's services) and
+    the PostgreSQL server's processes."""
+    stats = processes()
     out = {"node": 0.0, "workers": 0.0, "postgres": 0.0}
     for pid, (ppid, comm, cpu) in stats.items():
         if pid in nodes:

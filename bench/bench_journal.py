@@ -23,23 +23,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 def server_cpu() -> float:
     """CPU seconds so far of every PostgreSQL process on this machine."""
-    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                head, tail = fh.read().rsplit(")", 1)
-        except OSError:
-            continue
-        if head.split("(", 1)[1].startswith("postgres"):
-            fields = tail.split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
+    from bench_cluster import processes
+
+    return sum(cpu for _, comm, cpu in processes().values() if comm.startswith("postgres"))
 
 
 def measure(journal, n: int, marker: str) -> dict[str, float]:
