@@ -154,10 +154,12 @@ def run(n: int, nodes: int, pg, db: str | None) -> dict:
         cmd = [sys.executable, "-m", "pipeline.cli", "run", "--workers", workers]
         if db:
             cmd += ["--node", f"n{k + 1}"]
-        procs.append(subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        with open(root / f"node-{k + 1}.log", "wb") as log:  # a file, not a pipe nobody reads while it runs
+            procs.append(subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=log))
     delivered = Delivered(journal)
     quarter = None  #: (seconds, count) when a quarter of the burst was delivered: the nodes are warm from there
     first = None  #: seconds to the first notice delivered: the start-up
+    cpu_q = cpu_by_kind([p.pid for p in procs])  #: replaced when a quarter is delivered (a tiny burst: never)
     while (count := delivered()) < n:
         if first is None and count:
             first = time.monotonic() - t0
@@ -165,9 +167,11 @@ def run(n: int, nodes: int, pg, db: str | None) -> dict:
             quarter = (time.monotonic() - t0, count)
             cpu_q = cpu_by_kind([p.pid for p in procs])
         if any(p.poll() is not None for p in procs):
-            raise SystemExit(f"a node exited: {procs[0].stderr.read().decode()[-2000:] if procs[0].stderr else ''}")
+            logs = "".join(f.read_text(errors="replace")[-2000:] for f in sorted(root.glob("node-*.log")))
+            raise SystemExit(f"a node exited:\n{logs}")
         time.sleep(0.1)
     elapsed = time.monotonic() - t0
+    first = elapsed if first is None else first
     cpu_end = cpu_by_kind([p.pid for p in procs])
     delivered.close()
     for p in procs:
