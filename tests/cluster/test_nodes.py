@@ -158,7 +158,7 @@ def test_a_node_frozen_past_the_stall_timeout_does_not_deliver_twice(site: Path,
     wait_until(lambda: Path(f"/proc/{frozen.pid}/stat").read_text().split(")")[1].split()[0] == "T",
                timeout=120, what="the node to freeze mid-render", on_fail=nodes.output)
     nodes.start("live")
-    wait_until(lambda: delivered(site, cases), timeout=120, what="the other node to finish", on_fail=nodes.output)
+    wait_until(lambda: delivered(site, cases), timeout=300, what="the other node to finish", on_fail=nodes.output)
     frozen.send_signal(signal.SIGCONT)  # it wakes up holding a stale token
     j = Journal(journal_url(site), create=False)
     wait_until(lambda: any(n["name"] == "frozen" and n["jobs_done"] >= 1 for n in store.list_nodes(j)),
