@@ -34,7 +34,6 @@ def test_opening_twice_is_harmless_and_wal_is_on(tmp_path: Path):
     j.close()
 
 
-
 def test_claims_moves_and_document_ids_are_one_statement_each_and_keep_their_rules(tmp_path: Path):
     """#13: the store's writes without a read before each; what they refused before they still refuse (on
     PostgreSQL too: tests/cluster/test_fencing.py runs the same check)."""
