@@ -7,7 +7,8 @@ delivering) and its loop need.  Beside the worker its loop: every ``poll_seconds
 most one waits in the whole installation); every ``heartbeat_seconds`` it reaps the jobs of nodes that stopped
 beating (:mod:`.reaper`) and beats its own heartbeat in the journal's ``nodes`` table, which ``qamqor status``
 reads.  The reaper also runs once at start-up (procrastinate #1495).  SIGTERM or SIGINT: the node stops taking
-jobs, finishes the one it runs, and says so in the journal; SIGKILL: its job is retried by another node after ``stall_seconds``.
+jobs, finishes the one it runs, and says so in the journal; SIGKILL: its job is retried by another node after
+``stall_seconds``.
 
 Nodes share the inbox, the outbox and the state folder (keys, kept inputs, work files, the audit log) — one
 folder tree, local or on a network share — and the PostgreSQL journal, which decides every claim.
