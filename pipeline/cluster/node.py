@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
 import os
 import secrets
@@ -30,6 +31,7 @@ from typing import Any
 import psycopg_pool
 from procrastinate import App, PsycopgConnector
 from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.worker import Worker
 
 from ..config import Config
 from ..journal import Journal, store
@@ -38,12 +40,14 @@ from ..services import Services
 from ..stages import claim, render
 from ..workers import ProcessDispatcher
 from . import conninfo, fencing, metrics, tasks
-from .reaper import reap
+from .reaper import Lost, reap
 
 log = logging.getLogger("qamqor.cluster.node")
 
 #: an advisory lock key: one node at a time installs procrastinate's schema
 SCHEMA_LOCK = 7355609
+#: seconds without a heartbeat after which a worker's row is deleted (housekeeping, not stall detection)
+PRUNE_WORKERS_AFTER = 3600.0
 
 
 def ensure_schema(journal: Journal) -> bool:
@@ -104,8 +108,13 @@ class Node:
         self.id = f"{self.name}-{os.getpid()}-{secrets.token_hex(3)}"
         self._stop: asyncio.Event | None = None
         self._beaten = 0
+        self._last_beat = self._last_prune = 0.0  # (monotonic) set when the loop starts
+        self._last_failure = -float("inf")  #: when the journal last did not answer this node
+        #: the jobs this node's worker runs, and those the journal says it runs that it does not
+        self._lost = Lost(grace=self.settings.stall_seconds)
 
     def run(self, *, once: bool = False) -> dict[str, Any]:
+        faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: what every thread is doing
         with StateLock(self.config.state, name=f"run-{self.name}"):
             services = Services.build(self.config)
             fencing.install(services.journal)
@@ -147,34 +156,67 @@ class Node:
             if once:
                 await self._until_idle(app, services)
                 return
-            worker = asyncio.create_task(app.run_worker_async(**self._worker_options(wait=True)))
-            last_prune = last_beat = time.monotonic()
+            worker, running = self._start_worker(app)
+            self._last_beat = self._last_prune = time.monotonic()
             while not self._stop.is_set():
-                if worker.done():
+                if running.done():
                     # the database went away under the worker (a restart, a failover): start it again; what it
                     # ran is retried by the reaper, fenced
-                    log.warning("the job worker stopped (%s): starting it again", _outcome(worker))
+                    log.warning("the job worker stopped (%s): starting it again", _outcome(running))
                     await asyncio.sleep(s.poll_seconds)
-                    worker = asyncio.create_task(app.run_worker_async(**self._worker_options(wait=True)))
+                    worker, running = self._start_worker(app)
                 try:
                     await self._defer_scan(app)
                     # the reaper and the heartbeat every heartbeat, not every poll: a stall is seen within
                     # heartbeat + stall seconds either way, and the journal is not asked 2 more things a poll
-                    if time.monotonic() - last_beat >= s.heartbeat_seconds:
-                        prune = time.monotonic() - last_prune > 600
-                        await reap(app, stall_seconds=s.stall_seconds, keep_hours=s.keep_finished_hours,
-                                   prune=prune)
-                        if prune:
-                            last_prune = time.monotonic()
-                        await asyncio.to_thread(self._beat, services)
-                        last_beat = time.monotonic()
+                    if time.monotonic() - self._last_beat >= s.heartbeat_seconds:
+                        await self._heartbeat(app, services, worker)
                 except Exception as exc:  # noqa: BLE001 - the database restarting: the node waits and goes on
+                    self._last_failure = time.monotonic()
                     log.warning("the journal is not answering (%s): trying again", type(exc).__name__)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), timeout=s.poll_seconds)
-            worker.cancel()  # procrastinate stops taking jobs and lets the running one finish
+            running.cancel()  # procrastinate stops taking jobs and lets the running ones finish
             with contextlib.suppress(asyncio.CancelledError):
-                await worker
+                await running
+
+    async def _heartbeat(self, app: App, services: Services, worker: Worker) -> None:
+        """Beat the worker's heartbeat and the node's, retry what the node's worker lost (:class:`.reaper.Lost`),
+        and reap the jobs of nodes that stopped beating — unless this node could not beat for a stall itself (the
+        journal away, or the node frozen): every node's heartbeat lagged with its own, so the others are judged
+        once they had ``stall_seconds`` to beat again, not the moment the journal is back."""
+        s = self.settings
+        if time.monotonic() - self._last_beat > s.stall_seconds:
+            self._last_failure = time.monotonic()
+        await self._beat_worker(app, worker)
+        await self._lost.sweep(app, worker.worker_id, time.monotonic())
+        if time.monotonic() - self._last_failure > s.stall_seconds:
+            prune = time.monotonic() - self._last_prune > 600
+            await reap(app, stall_seconds=s.stall_seconds, keep_hours=s.keep_finished_hours, prune=prune)
+            if prune:
+                self._last_prune = time.monotonic()
+        await asyncio.to_thread(self._beat, services)
+        self._last_beat = time.monotonic()
+
+    def _start_worker(self, app: App) -> tuple[Worker, asyncio.Task]:
+        worker = Worker(app=app, **self._worker_options(wait=True))  # built here, so the node knows its id
+        return worker, asyncio.create_task(worker.run(), name="worker")
+
+    @staticmethod
+    async def _beat_worker(app: App, worker: Worker) -> None:
+        """The worker's heartbeat, from the node's loop as well as procrastinate's own side task.  That task is
+        the first thing a stopping worker cancels (a listener that lost the database stops it), while it still
+        waits for its running jobs: without this beat they would look stalled and be retried elsewhere while
+        they run.  A worker whose row is gone (pruned by a node that started while this one could not beat)
+        has jobs that look stalled too: it is stopped, and started again under a new id."""
+        if worker.worker_id is None:
+            return
+        rows = await app.connector.execute_query_all_async(
+            "UPDATE procrastinate_workers SET last_heartbeat = NOW() WHERE id = %(id)s RETURNING id",
+            id=worker.worker_id)
+        if not rows:
+            log.warning("the job worker %s was taken for dead: starting it again", worker.worker_id)
+            worker.stop()
 
     async def _until_idle(self, app: App, services: Services) -> None:
         """``--once``: work until the inbox is empty and nothing is left to render or deliver."""
@@ -197,9 +239,14 @@ class Node:
         # driver keeps its workers fed) and one more for the scan
         return {"name": self.id, "concurrency": 2 * self.workers + 1, "wait": wait, "install_signal_handlers": False,
                 "delete_jobs": "always", "update_heartbeat_interval": s.heartbeat_seconds,
-                "stalled_worker_timeout": s.stall_seconds, "fetch_job_polling_interval": s.poll_seconds,
+                # procrastinate deletes the rows of workers silent this long when a worker starts, and a deleted
+                # row makes its running jobs look stalled (worker_id NULL).  Stalls are the reaper's business, at
+                # stall_seconds; this is housekeeping, long enough that the first node back after the database
+                # was away does not delete the rows of the others, still running their jobs
+                "stalled_worker_timeout": max(PRUNE_WORKERS_AFTER, 10 * s.stall_seconds),
+                "fetch_job_polling_interval": s.poll_seconds,
                 "abort_job_polling_interval": max(s.poll_seconds, 5.0), "shutdown_graceful_timeout": 60.0,
-                "listen_notify": True}
+                "listen_notify": True, "worker_middleware": [self._lost.middleware]}
 
     @staticmethod
     async def _defer_scan(app: App) -> None:

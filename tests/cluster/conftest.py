@@ -124,7 +124,37 @@ class Nodes:
                         os.kill(int(pid), signal.SIGKILL)
 
     def output(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.logs.iterdir()))
+        for proc in self.procs.values():  # each live node prints its threads' stacks (faulthandler, SIGUSR1)
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        logs = "\n".join(f"--- {p.name}\n{p.read_text()[-12000:]}" for p in sorted(self.logs.iterdir()))
+        return f"{queue_state(self.root)}\n{logs}"
+
+
+def queue_state(root: Path) -> str:
+    """What a timed-out test needs to see: the jobs waiting or running, and the workers' heartbeat ages."""
+    import psycopg
+
+    from pipeline.cluster import conninfo
+
+    try:
+        with psycopg.connect(conninfo(journal_url(root)), connect_timeout=5) as conn:
+            jobs = conn.execute("SELECT id, status, task_name, lock, worker_id, attempts FROM procrastinate_jobs "
+                                "WHERE status IN ('todo', 'doing') ORDER BY id LIMIT 40").fetchall()
+            workers = conn.execute("SELECT id, round(extract(epoch FROM now() - last_heartbeat)::numeric, 1) "
+                                   "FROM procrastinate_workers ORDER BY id").fetchall()
+            sessions = conn.execute("SELECT pid, state, wait_event_type, wait_event, "
+                                    "round(extract(epoch FROM now() - xact_start)::numeric, 1), left(query, 100) "
+                                    "FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND pid <> pg_backend_pid() ORDER BY xact_start NULLS LAST").fetchall()
+    except Exception as exc:  # noqa: BLE001 - a diagnostic: the server may be the thing that is down
+        return f"--- the queue: not readable ({type(exc).__name__}: {exc})"
+    return (f"--- the queue: {len(jobs)} jobs waiting or running\n" + "\n".join(map(str, jobs))
+            + "\n--- the workers (id, seconds since their heartbeat)\n" + "\n".join(map(str, workers))
+            + "\n--- the server's sessions (pid, state, waiting for, seconds in a transaction, query)\n"
+            + "\n".join(map(str, sessions)))
 
 
 @pytest.fixture
