@@ -78,12 +78,12 @@ class Lost:
         if worker_id is None:
             return out
         doing = await app.job_manager.list_jobs_async(status="doing", worker_id=worker_id)
-        lost = [j for j in doing if j.id not in self.running and j.task_name.startswith("qamqor.")]
-        self._since = {int(j.id or 0): self._since.get(int(j.id or 0), now) for j in lost}
-        for job in lost:
-            if now - self._since[int(job.id or 0)] >= self.grace:
+        lost = {int(j.id or 0): j for j in doing if j.id not in self.running and j.task_name.startswith("qamqor.")}
+        self._since = {job_id: self._since.get(job_id, now) for job_id in lost}  # forget those that ended
+        for job_id, job in lost.items():
+            if now - self._since[job_id] >= self.grace:
                 await _retry(app, job, out, "left running by this node when the database went away")
-                self._since.pop(int(job.id or 0))
+                del self._since[job_id]
         return out
 
 

@@ -134,7 +134,8 @@ class Nodes:
 
 
 def queue_state(root: Path) -> str:
-    """What a timed-out test needs to see: the jobs waiting or running, and the workers' heartbeat ages."""
+    """What a timed-out test needs to see: the jobs waiting or running, the workers' heartbeat ages and the
+    server's sessions (a lock waited for, a transaction left open)."""
     import psycopg
 
     from pipeline.cluster import conninfo

@@ -194,8 +194,9 @@ def test_postgresql_restarted_mid_run_loses_and_doubles_nothing(site: Path, node
     wait_until(lambda: delivered_count(site) >= 3, timeout=120, what="the first deliveries", on_fail=nodes.output)
     pg.restart("fast")
     # every node's heartbeat lags while the server is away: the nodes must not take each other's running jobs
-    # for stalled afterwards (tests/cluster/test_heartbeat.py: the node beats its stopping worker, keeps the
-    # lagging workers' rows, and judges the others only once they had the stall timeout to beat again)
+    # for stalled afterwards, nor leave a job whose fetch or end was lost (tests/cluster/test_heartbeat.py: the
+    # node beats its stopping worker, keeps the lagging workers' rows, judges the others only once they had the
+    # stall timeout to beat again, and retries what its own worker lost)
     wait_until(lambda: delivered(site, cases), timeout=240, what="every notice after the restart",
                on_fail=nodes.output)
     assert all(p.poll() is None for p in nodes.procs.values()), "a node died with the database restart"
