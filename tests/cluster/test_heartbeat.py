@@ -50,102 +50,94 @@ async def _lag(app, worker_id: int, seconds: float) -> None:
         s=seconds, id=worker_id)
 
 
-def _schema(site: Path) -> str:
+def _on_app(site: Path, body) -> None:
+    """Run ``body(app)`` with a procrastinate app open on the site's journal, its schema installed."""
     url = journal_url(site)
     j = Journal(url)
     ensure_schema(j)
     j.close()
-    return url
+
+    async def go():
+        app = make_app(url)
+        async with app.open_async():
+            await body(app)
+
+    asyncio.run(go())
 
 
 def test_a_running_job_whose_worker_stopped_its_own_heartbeat_is_not_reaped_while_the_node_beats(site: Path):
-    url = _schema(site)
+    async def body(app):
+        worker, task = await _idle_worker(app)
+        job_id = await _running_job(app, worker)
+        # the worker's heartbeat task is gone (a stopping worker cancels it first) and the job still runs
+        await _lag(app, worker.worker_id, 2 * STALL)
+        stalled = [j.id for j in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALL)]
+        assert stalled == [job_id]  # what the reapers would see without the node's own beat
+        await Node._beat_worker(app, worker)
+        reaped = await reap(app, stall_seconds=STALL)
+        assert reaped.retried == [] and reaped.ended == []
+        # and a node that is gone for good stops beating: then its job is retried
+        await _lag(app, worker.worker_id, 2 * STALL)
+        assert (await reap(app, stall_seconds=STALL)).retried == [job_id]
+        worker.stop()
+        await asyncio.wait_for(task, 30)
 
-    async def go():
-        app = make_app(url)
-        async with app.open_async():
-            worker, task = await _idle_worker(app)
-            job_id = await _running_job(app, worker)
-            # the worker's heartbeat task is gone (a stopping worker cancels it first) and the job still runs
-            await _lag(app, worker.worker_id, 2 * STALL)
-            stalled = [j.id for j in await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=STALL)]
-            assert stalled == [job_id]  # what the reapers would see without the node's own beat
-            await Node._beat_worker(app, worker)
-            reaped = await reap(app, stall_seconds=STALL)
-            assert reaped.retried == [] and reaped.ended == []
-            # and a node that is gone for good stops beating: then its job is retried
-            await _lag(app, worker.worker_id, 2 * STALL)
-            assert (await reap(app, stall_seconds=STALL)).retried == [job_id]
-            worker.stop()
-            await asyncio.wait_for(task, 30)
-
-    asyncio.run(go())
+    _on_app(site, body)
 
 
-def test_a_worker_whose_row_was_deleted_is_stopped_so_the_node_starts_it_again(site: Path):
-    url = _schema(site)
+def test_a_worker_whose_row_was_deleted_is_stopped(site: Path):
+    async def body(app):
+        worker, task = await _idle_worker(app)
+        await app.connector.execute_query_async("DELETE FROM procrastinate_workers WHERE id = %(id)s",
+                                                id=worker.worker_id)
+        await Node._beat_worker(app, worker)  # its beat updates nothing: the node stops it
+        await asyncio.wait_for(task, 30)
+        assert task.exception() is None and worker.worker_id is None
 
-    async def go():
-        app = make_app(url)
-        async with app.open_async():
-            worker, task = await _idle_worker(app)
-            await app.connector.execute_query_async("DELETE FROM procrastinate_workers WHERE id = %(id)s",
-                                                    id=worker.worker_id)
-            await Node._beat_worker(app, worker)  # its beat updates nothing: the node stops it
-            await asyncio.wait_for(task, 30)
-            assert task.exception() is None and worker.worker_id is None
-
-    asyncio.run(go())
+    _on_app(site, body)
 
 
 def test_a_worker_starting_after_the_database_was_away_leaves_the_lagging_workers_rows(site: Path):
-    url = _schema(site)
     options = _node(site)._worker_options(wait=True)
 
-    async def go():
-        app = make_app(url)
-        async with app.open_async():
-            other, other_task = await _idle_worker(app)
-            await _running_job(app, other)
-            await _lag(app, other.worker_id, 120.0)  # the database was away two minutes; the other still runs
-            first_back, first_task = await _idle_worker(
-                app, stalled_worker_timeout=options["stalled_worker_timeout"])
-            rows = await app.connector.execute_query_all_async("SELECT id FROM procrastinate_workers")
-            assert other.worker_id in {r["id"] for r in rows}, "the first worker back deleted a live one's row"
-            await Node._beat_worker(app, other)  # the other beats again: its job is its own
-            assert (await reap(app, stall_seconds=STALL)).retried == []
-            for w, t in ((other, other_task), (first_back, first_task)):
-                w.stop()
-                await asyncio.wait_for(t, 30)
+    async def body(app):
+        other, other_task = await _idle_worker(app)
+        await _running_job(app, other)
+        await _lag(app, other.worker_id, 120.0)  # the database was away two minutes; the other still runs
+        first_back, first_task = await _idle_worker(
+            app, stalled_worker_timeout=options["stalled_worker_timeout"])
+        rows = await app.connector.execute_query_all_async("SELECT id FROM procrastinate_workers")
+        assert other.worker_id in {r["id"] for r in rows}, "the first worker back deleted a live one's row"
+        await Node._beat_worker(app, other)  # the other beats again: its job is its own
+        assert (await reap(app, stall_seconds=STALL)).retried == []
+        for w, t in ((other, other_task), (first_back, first_task)):
+            w.stop()
+            await asyncio.wait_for(t, 30)
 
-    asyncio.run(go())
-
+    _on_app(site, body)
 
 
 def test_a_job_left_doing_under_the_live_worker_that_the_node_does_not_run_is_retried(site: Path):
     """The database went away as the job's end was recorded (or as it was fetched): the job stays ``doing`` under
     a worker that beats, so no reaper sees it stalled; the node sees it does not run it and retries it."""
-    url = _schema(site)
 
-    async def go():
-        app = make_app(url)
-        async with app.open_async():
-            worker, task = await _idle_worker(app)
-            lost = Lost(grace=STALL)
-            job_id = await _running_job(app, worker)
-            assert (await lost.sweep(app, worker.worker_id, now=100.0)).retried == []  # a moment's grace
-            assert (await lost.sweep(app, worker.worker_id, now=100.0 + STALL - 0.1)).retried == []
-            assert (await lost.sweep(app, worker.worker_id, now=100.0 + STALL)).retried == [job_id]
-            (job,) = await app.job_manager.list_jobs_async(id=job_id)
-            assert job.status == "todo"  # waiting for any node again
+    async def body(app):
+        worker, task = await _idle_worker(app)
+        lost = Lost(grace=STALL)
+        job_id = await _running_job(app, worker)
+        assert (await lost.sweep(app, worker.worker_id, now=100.0)).retried == []  # a moment's grace
+        assert (await lost.sweep(app, worker.worker_id, now=100.0 + STALL - 0.1)).retried == []
+        assert (await lost.sweep(app, worker.worker_id, now=100.0 + STALL)).retried == [job_id]
+        (job,) = await app.job_manager.list_jobs_async(id=job_id)
+        assert job.status == "todo"  # waiting for any node again
 
-            # a job the node does run (its worker's middleware saw it start) is never taken from it
-            again = await app.job_manager.fetch_job(queues=None, worker_id=worker.worker_id)
-            assert again is not None and again.id == job_id
-            lost.running.add(job_id)
-            for t in (200.0, 200.0 + 10 * STALL):
-                assert (await lost.sweep(app, worker.worker_id, now=t)).retried == []
-            worker.stop()
-            await asyncio.wait_for(task, 30)
+        # a job the node does run (its worker's middleware saw it start) is never taken from it
+        again = await app.job_manager.fetch_job(queues=None, worker_id=worker.worker_id)
+        assert again is not None and again.id == job_id
+        lost.running.add(job_id)
+        for t in (200.0, 200.0 + 10 * STALL):
+            assert (await lost.sweep(app, worker.worker_id, now=t)).retried == []
+        worker.stop()
+        await asyncio.wait_for(task, 30)
 
-    asyncio.run(go())
+    _on_app(site, body)
