@@ -2,20 +2,20 @@
 sign nor deliver a second time.
 
 Taking a piece of work (``scan``, ``doc:<id>``) bumps its token in the journal (:func:`store.take_fence`).  While
-a job runs inside :func:`fenced`, every transaction it opens checks, just before it commits and holding the
-token's row shared, that the token is still its own (:func:`check`, installed as the journal's
-``before_commit``); a newer holder makes the commit fail with :class:`~pipeline.errors.FencedOut`, so nothing
-the stale node does reaches the journal.  Its files cannot either: outputs are written under deterministic names
+a job runs inside :func:`fenced`, every transaction it opens starts by reading the token and holding its row
+shared until it commits (:func:`opening`, installed as the journal's ``opening``, sent with the BEGIN): a newer
+holder fails the transaction with :class:`~pipeline.errors.FencedOut` before it writes, and no node can take the
+work over between the check and the commit (taking it needs the row the transaction holds), so nothing the
+stale node does reaches the journal.  Its files cannot either: outputs are written under deterministic names
 with the journaled bytes, and :func:`still_mine` is asked before each one.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-from sqlalchemy import Connection
+from typing import Any
 
 from ..errors import FencedOut
 from ..journal import Journal, store
@@ -24,7 +24,9 @@ _held = threading.local()
 
 
 def install(journal: Journal) -> None:
-    journal.before_commit = check
+    """Fence every transaction of ``journal`` (PostgreSQL: several nodes) by the token its thread holds."""
+    assert journal.engine.dialect.name == "postgresql", "fencing tokens guard several nodes on PostgreSQL"
+    journal.opening = opening
 
 
 def current() -> tuple[str, int] | None:
@@ -48,15 +50,20 @@ def fenced(journal: Journal, name: str, holder: str) -> Iterator[int]:
         _held.fence = outer
 
 
-def check(conn: Connection) -> None:
+def opening() -> tuple[str, Callable[[Any], None]] | None:
+    """What a transaction of this thread opens with: the held token's row, read and locked, and its check."""
     held = current()
     if held is None:
-        return
+        return None
     name, token = held
-    now = store.fence_value(conn, name, lock=True)
-    if now != token:
-        raise FencedOut(f"{name} was taken over by another node (token {now}, this node holds {token})",
-                        remedy="nothing to do: the node holding the newer token finishes the work")
+
+    def check(row: Any) -> None:
+        now = None if row is None else int(row[0])
+        if now != token:
+            raise FencedOut(f"{name} was taken over by another node (token {now}, this node holds {token})",
+                            remedy="nothing to do: the node holding the newer token finishes the work")
+
+    return store.fence_lock_sql(name), check
 
 
 def still_mine(journal: Journal) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -97,9 +97,10 @@ class Journal:
         if self.engine.dialect.name == "postgresql":
             _ping_when_idle(self.engine)
             self.reads = self.engine.execution_options(isolation_level="AUTOCOMMIT")
-        #: called with each transaction's connection just before it commits (pipeline/cluster/fencing.py checks
-        #: there that the work it writes for is still this node's)
-        self.before_commit: Any = None
+        #: PostgreSQL (pipeline/cluster/fencing.py): asked as each transaction starts; None, or a statement without
+        #: parameters that goes with the transaction's BEGIN in one round trip and the check of the row it reads
+        #: (the work the transaction writes for is still this node's, its token locked until the commit)
+        self.opening: Callable[[], tuple[str, Callable[[Any], None]] | None] | None = None
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         open_guarded(self, create=create)  # #14.3, #14.19, #14.22: a past it lost, a folder it cannot write
@@ -107,16 +108,32 @@ class Journal:
     @contextmanager
     def tx(self) -> Iterator[Connection]:
         pending: list[dict[str, Any]] = []
-        with self.engine.begin() as conn:
+        with self._begin() as conn:
             conn.info["audit"] = pending
             try:
                 yield conn
-                if self.before_commit is not None:
-                    self.before_commit(conn)
             finally:
                 conn.info.pop("audit", None)
         if pending and self.audit is not None:
             self.audit.append(pending)
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        opening = self.opening() if self.opening is not None else None
+        if opening is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        # issue 10: the driver sends a transaction's BEGIN on its own, a round trip per transaction; here the BEGIN
+        # is ours, sent with the opening statement, and the connection (in autocommit) runs the rest inside it.
+        # Commit and rollback go to the server as usual: the driver sees the transaction open.
+        sql, check = opening
+        with self.reads.connect() as conn, conn.begin():
+            with conn.connection.dbapi_connection.cursor() as cur:
+                cur.execute(f"BEGIN; {sql}")
+                cur.nextset()
+                check(cur.fetchone())
+            yield conn
 
     def close(self) -> None:
         self.engine.dispose()

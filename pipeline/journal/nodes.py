@@ -26,19 +26,27 @@ def take_fence(conn: Connection, name: str, holder: str) -> int:
     return int(conn.execute(stmt.returning(fences.c.value)).scalar_one())
 
 
-def fence_value(conn: Connection, name: str, *, lock: bool = False) -> int | None:
-    """The current token of ``name``; ``lock``: held (shared) until the transaction ends, so no node can take the
-    work over between this check and the commit of the writes it guards (PostgreSQL; SQLite has one writer)."""
+def fence_value(conn: Connection, name: str) -> int | None:
+    """The current token of ``name``."""
     from .tables import fences
 
     if conn.dialect.name == "postgresql":
-        # asked before every commit of a node's job and before each file it writes: straight to the driver, in
-        # the connection's transaction (nothing to compile or wrap: ~55 µs of CPU instead of 150–280, issue 10)
+        # asked before each file a node's job writes: straight to the driver (nothing to compile or wrap: ~55 µs
+        # of CPU instead of 150–280, issue 10)
         row = conn.connection.driver_connection.execute(
-            "SELECT value FROM fences WHERE name = %s" + (" FOR SHARE" if lock else ""), (name,)).fetchone()
+            "SELECT value FROM fences WHERE name = %s", (name,)).fetchone()
         return None if row is None else int(row[0])
     value = conn.execute(select(fences.c.value).where(fences.c.name == name)).scalar()
     return None if value is None else int(value)
+
+
+def fence_lock_sql(name: str) -> str:
+    """PostgreSQL: the statement that reads the token of ``name`` and holds its row shared until the transaction
+    ends (no node can take the work over before the commit), with the name quoted as a literal: it goes with the
+    transaction's BEGIN, in a query without parameters (:meth:`Journal.tx`)."""
+    from psycopg import sql
+
+    return sql.SQL("SELECT value FROM fences WHERE name = {} FOR SHARE").format(sql.Literal(name)).as_string()
 
 
 def register_node(conn: Connection, node_id: str, *, name: str, host: str, pid: int) -> None:

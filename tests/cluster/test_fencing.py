@@ -119,3 +119,62 @@ def test_the_store_s_one_statement_writes_keep_their_rules_on_postgresql(pg):
     j = Journal(pg.createdb(f"w_{uuid.uuid4().hex[:10]}"))
     check_store_writes(j)
     j.close()
+
+
+def test_a_take_over_while_a_holder_s_transaction_is_open_waits_for_its_commit(two):
+    """The token is read and locked as a transaction opens (with its BEGIN, one round trip): a node that takes
+    the work over meanwhile waits until that transaction ends, so the holder's commit is whole and before the
+    take, and its next transaction is refused."""
+    a, b = two
+    taken: dict = {}
+    with fencing.fenced(a, "doc:Y", "node-a") as token_a:
+        with a.tx() as conn:
+            store.note_error(conn, "doc:Y", "the holder's write")
+            taker = threading.Thread(target=lambda: taken.update(token=_take_only(b, "doc:Y", "node-b")))
+            taker.start()
+            _wait_for_lock_wait(a)
+            assert "token" not in taken  # the take waits on the row this transaction holds
+        taker.join(60)
+        assert taken["token"] == token_a + 1
+        with pytest.raises(FencedOut, match="taken over"):
+            with a.tx() as conn:
+                store.note_error(conn, "doc:Y", "the stale node's write")
+    with a.engine.connect() as conn:
+        from sqlalchemy import select
+
+        from pipeline.journal.tables import steps
+
+        written = [r.detail for r in conn.execute(select(steps).where(steps.c.subject == "doc:Y"))]
+    assert len(written) == 1 and "the holder's write" in written[0], written
+
+
+def _take_only(journal, name, holder):
+    with fencing.fenced(journal, name, holder) as token:
+        return token
+
+
+def _wait_for_lock_wait(journal, seconds: float = 30.0) -> None:
+    """Until a session of the database waits on a row lock (polling pg_stat_activity, not sleeping blindly)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with journal.reads.connect() as conn:
+            waiting = conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()").scalar()
+        if waiting:
+            return
+        time.sleep(0.02)
+    raise AssertionError("no session waited on the fence's row")
+
+
+def test_a_work_name_is_quoted_as_a_literal_in_the_opening_statement(two):
+    """Document ids come from case events: one with quotes and a semicolon reads its own token, nothing more."""
+    a, _ = two
+    name = "doc:C-1'; DROP TABLE steps; --"
+    with fencing.fenced(a, name, "node-a"):
+        with a.tx() as conn:
+            store.note_error(conn, name, "written under an odd name")
+    with a.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM steps WHERE subject = %s", (name,)).scalar() == 1

@@ -103,3 +103,18 @@ def finish(services: Services, task: str) -> None:
     """As the worker ends a job (``delete_jobs="always"``), or as the reaper would after a node died."""
     with services.journal.engine.begin() as conn:
         conn.execute(text("DELETE FROM procrastinate_jobs WHERE task_name = :task"), {"task": task})
+
+
+def test_the_scan_defers_no_render_before_its_next_attempt_and_no_seal_of_what_an_officer_signs(node: Services):
+    burst(node.config.root, 3)
+    tasks.scan()
+    retry, officers, ready = sorted(d.document_id for d in store.documents_in(node.journal, [DocumentStatus.ORDERED]))
+    finish(node, "qamqor.render")  # their jobs gone: the next scan decides again for each
+    with node.journal.engine.begin() as conn:
+        # a render that failed, its next attempt tomorrow; a document an officer is signing at the desk
+        conn.execute(text("UPDATE documents SET next_attempt_at = '2027-01-09T12:00:00+05:00' WHERE document_id = :d"),
+                     {"d": retry})
+        conn.execute(text("UPDATE documents SET status = 'signing', signer_role = 'head' WHERE document_id = :d"),
+                     {"d": officers})
+    tasks.scan()
+    assert jobs(node) == [("qamqor.render", f"doc:{ready}", "todo")]
