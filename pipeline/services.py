@@ -49,7 +49,10 @@ class Services:
         dirs = WorkDirs.of(config)
         for d in (config.inbox, config.outbox, dirs.inputs, dirs.claimed, dirs.documents):
             d.mkdir(parents=True, exist_ok=True)
-        journal = Journal(config.journal_url, audit=AuditLog(config.state / "audit.jsonl"))
+        # several nodes: a transaction left open by a node that froze mid-way holds its rows (its work's fencing
+        # token among them) from the node that takes the work over; the server ends it after the stall timeout
+        journal = Journal(config.journal_url, audit=AuditLog(config.state / "audit.jsonl"),
+                          idle_in_transaction=config.file.cluster.stall_seconds)
         ensure_key(config)  # before any worker needs it
         return cls(config, journal, rules or load_rules_context(), signers,
                    signatures or Signatures(config, signers), dirs)

@@ -83,13 +83,19 @@ def migrate(engine: Engine) -> None:
 class Journal:
     """A handle on the journal database.  Cheap to open; one per process."""
 
-    def __init__(self, url: str, *, create: bool = True, audit: Any = None):
+    def __init__(self, url: str, *, create: bool = True, audit: Any = None,
+                 idle_in_transaction: float | None = None):
         self.audit = audit  # pipeline.audit.AuditLog: every step is also appended there after its commit
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         # PostgreSQL: a node's jobs run in threads (2 × workers + 1), each may hold a transaction and a read at
         # once; room for them all, so an overflow connection (a server backend opened and closed) stays rare
-        options = {"pool_size": 20, "max_overflow": 20} if url.startswith("postgresql") else {}
+        options: dict[str, Any] = {"pool_size": 20, "max_overflow": 20} if url.startswith("postgresql") else {}
+        if idle_in_transaction and url.startswith("postgresql"):
+            # PostgreSQL ends a session idle inside a transaction this long (a process frozen or stopped mid-way):
+            # its locks would otherwise wait for it, however long (issue 10: a frozen node's fencing token)
+            ms = max(1, round(idle_in_transaction * 1000))
+            options["connect_args"] = {"options": f"-c idle_in_transaction_session_timeout={ms}"}
         self.engine = create_engine(url, future=True, **options)
         #: what reads outside a transaction use (:func:`.rows._reading`): on PostgreSQL in autocommit, one round
         #: trip per read instead of BEGIN, the read and ROLLBACK (issue 10: round trips were most of a node's CPU)
@@ -109,11 +115,12 @@ class Journal:
     def tx(self) -> Iterator[Connection]:
         pending: list[dict[str, Any]] = []
         with self._begin() as conn:
-            conn.info["audit"] = pending
+            info = conn.info  # not asked again at the end: a connection the server closed has none to give
+            info["audit"] = pending
             try:
                 yield conn
             finally:
-                conn.info.pop("audit", None)
+                info.pop("audit", None)
         if pending and self.audit is not None:
             self.audit.append(pending)
 

@@ -178,3 +178,27 @@ def test_a_work_name_is_quoted_as_a_literal_in_the_opening_statement(two):
             store.note_error(conn, name, "written under an odd name")
     with a.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM steps WHERE subject = %s", (name,)).scalar() == 1
+
+
+def test_a_transaction_left_open_by_a_frozen_holder_is_ended_by_the_server_and_the_take_over_goes_on(pg):
+    """A node frozen (SIGSTOP) inside a transaction holds its token's row; the server ends such a session after the
+    stall timeout (``idle_in_transaction``, set from ``[cluster] stall_seconds``), so the node that takes the work
+    over is not kept waiting for it, and the frozen holder's writes are lost, not committed."""
+    from sqlalchemy.exc import DBAPIError
+
+    url = pg.createdb(f"f_{uuid.uuid4().hex[:10]}")
+    frozen, other = Journal(url, idle_in_transaction=1.0), Journal(url, create=False)
+    fencing.install(frozen)
+    try:
+        with fencing.fenced(frozen, "doc:Z", "node-a"):
+            with pytest.raises(DBAPIError):
+                with frozen.tx() as conn:
+                    store.note_error(conn, "doc:Z", "the frozen node's write")
+                    token = _in_thread(lambda: _take_only(other, "doc:Z", "node-b"))  # waits ~1 s, then takes it
+                    assert token == 2
+                    store.note_error(conn, "doc:Z", "after it woke up")  # its session is gone
+        with other.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM steps WHERE subject = 'doc:Z'").scalar() == 0
+    finally:
+        frozen.close()
+        other.close()
