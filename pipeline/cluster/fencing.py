@@ -6,8 +6,9 @@ a job runs inside :func:`fenced`, every transaction it opens starts by reading t
 shared until it commits (:func:`opening`, installed as the journal's ``opening``, sent with the BEGIN): a newer
 holder fails the transaction with :class:`~pipeline.errors.FencedOut` before it writes, and no node can take the
 work over between the check and the commit (taking it needs the row the transaction holds), so nothing the
-stale node does reaches the journal.  Its files cannot either: outputs are written under deterministic names
-with the journaled bytes, and :func:`still_mine` is asked before each one.
+stale node does reaches the journal.  Nor do its files: each file in outbox/ is written under a deterministic
+name with the journaled bytes, :func:`still_mine` asked first; work files carry the token in their names
+(:func:`tag`), so a stale node's work file is never the one the journal names.
 """
 
 from __future__ import annotations

@@ -134,8 +134,9 @@ def store_result(services: Services, doc: store.DocumentRow, result: RenderResul
     if result.failure is not None or result.pdf is None:
         failed(services, doc, result.failure or "no PDF", transient=result.transient)
         return False
+    # several nodes (issue 10): the work file's name carries this job's fencing token, so a stale node's file is
+    # never the one the journal names (its transaction below is fenced out); no round trip to ask first
     path = services.dirs.documents / f"{doc.document_id}{fencing.tag()}.pdf"
-    fencing.ensure_mine(services.journal)  # several nodes: a stale node writes nothing (issue 10)
     atomic_write(path, result.pdf)
     checkpoint("rendered-written")
     with services.journal.tx() as conn:

@@ -144,8 +144,8 @@ def _store(services: Services, doc: store.DocumentRow, field: str, officer: Offi
     ``report`` (the ETSI validation report the worker made of ``signed``) goes beside it for the delivery.
     ``read_now``: ``doc`` was read under the document's lock just before, so it is not read again before the
     file is written.  Returns the signature's entry and the document's new status."""
+    # several nodes (issue 10): the token in the work file's name keeps a stale node's file apart (see render)
     out = services.dirs.documents / f"{doc.document_id}.s{doc.signatures_done + 1}{fencing.tag()}.pdf"
-    fencing.ensure_mine(services.journal)  # several nodes: a stale node writes nothing (issue 10)
     current = doc if read_now else store.get_document(services.journal, doc.document_id)
     if (current is None or current.signatures_done != doc.signatures_done
             or current.status not in lifecycle.AWAITING_SIGNATURE):
