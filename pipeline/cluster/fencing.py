@@ -36,7 +36,7 @@ def current() -> tuple[str, int] | None:
 
 @contextmanager
 def fenced(journal: Journal, name: str, holder: str) -> Iterator[int]:
-    """Hold ``name`` for the block: the token taken; every commit in this thread checks it."""
+    """Hold ``name`` for the block: the token taken; every transaction of this thread checks it."""
     if journal.reads is journal.engine:  # SQLite
         with journal.tx() as conn:
             token = store.take_fence(conn, name, holder)

@@ -43,7 +43,7 @@ log = logging.getLogger("qamqor.cluster")
 
 #: inputs one scan job claims; it defers the next scan when there were more.  16, not the one-process driver's 64:
 #: a burst's first renders start once 16 events are applied, and the next scan runs beside them (issue 10: the
-#: node's first notice 0.1–0.3 s after the SQLite driver's, not 0.7–0.9 s)
+#: node's first notice 0.1–0.3 s after the SQLite driver's, not 0.7–1.0 s)
 BATCH = 16
 
 

@@ -202,3 +202,22 @@ def test_a_transaction_left_open_by_a_frozen_holder_is_ended_by_the_server_and_t
     finally:
         frozen.close()
         other.close()
+
+
+def test_a_fenced_transaction_that_fails_half_way_leaves_nothing_and_one_that_ends_commits(two):
+    """The BEGIN a fenced transaction sends itself: a failure after some writes rolls them all back, and the
+    connection goes back to the pool usable; the next transaction commits."""
+    a, _ = two
+    with fencing.fenced(a, "doc:W", "node-a"):
+        with pytest.raises(RuntimeError):
+            with a.tx() as conn:
+                store.note_error(conn, "doc:W", "written, then rolled back")
+                raise RuntimeError("the job failed half-way")
+        with a.tx() as conn:
+            store.note_error(conn, "doc:W", "committed")
+    with a.engine.connect() as conn:
+        details = conn.exec_driver_sql("SELECT detail FROM steps WHERE subject = 'doc:W'").scalars().all()
+        idle = conn.exec_driver_sql("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' "
+                                    "AND datname = current_database()").scalar()
+    assert len(details) == 1 and "committed" in details[0], details
+    assert idle == 0  # no connection of the pool was left inside a transaction
