@@ -90,8 +90,9 @@ class Journal:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         # PostgreSQL: a node's jobs run in threads (2 × workers + 1), each may hold a transaction and a read at
         # once; room for them all, so an overflow connection (a server backend opened and closed) stays rare
-        options: dict[str, Any] = {"pool_size": 20, "max_overflow": 20} if url.startswith("postgresql") else {}
-        if idle_in_transaction and url.startswith("postgresql"):
+        postgresql = url.startswith("postgresql")
+        options: dict[str, Any] = {"pool_size": 20, "max_overflow": 20} if postgresql else {}
+        if idle_in_transaction and postgresql:
             # PostgreSQL ends a session idle inside a transaction this long (a process frozen or stopped mid-way):
             # its locks would otherwise wait for it, however long (issue 10: a frozen node's fencing token)
             ms = max(1, round(idle_in_transaction * 1000))

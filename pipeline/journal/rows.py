@@ -130,7 +130,12 @@ class DocumentRow:
         return self.signer_role in AUTO_ROLES
 
     def due_now(self, now: dt.datetime) -> bool:
-        return not self.next_attempt_at or dt.datetime.fromisoformat(self.next_attempt_at) <= now
+        return attempt_due(self.next_attempt_at, now)
+
+
+def attempt_due(next_attempt_at: str | None, now: dt.datetime) -> bool:
+    """A document's (next) attempt is due: it has none scheduled, or its time has come."""
+    return not next_attempt_at or dt.datetime.fromisoformat(next_attempt_at) <= now
 
 
 @dataclass(frozen=True)
