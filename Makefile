@@ -22,7 +22,8 @@ LOCK := requirements.lock
 $(STAMP): pyproject.toml $(LOCK) scripts/ensure-debian-packages
 	./scripts/ensure-debian-packages
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/pip install -q --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip check
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
