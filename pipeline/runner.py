@@ -139,16 +139,12 @@ class Runner:
             render.failed(self.services, doc, f"{type(exc).__name__}: {exc}")
             return
         try:
-            if render.store_result(self.services, doc, result):  # 5
-                self._after_render(doc, result)
+            if store_rendered(self.services, doc, result):  # 5, 6
+                self.deliver_one(doc.document_id)  # 7
         except QamqorError as err:
             log.error("%s: %s", doc.document_id, err.one_line())
         self._rendered += 1
         self.progress.update("render", self._rendered, self._rendered + len(self._in_flight))
-
-    def _after_render(self, doc: store.DocumentRow, result: render.RenderResult) -> None:
-        if after_render(self.services, doc, result):
-            self.deliver_one(doc.document_id)  # 7
 
     def forget_in_flight(self) -> None:
         """Forget render jobs in flight (their documents stay requested and are rendered again next pass)."""
@@ -168,6 +164,15 @@ class Runner:
 
 
 # --- the stages after a render, shared with the cluster's jobs (pipeline/cluster/tasks.py) ---------------------
+
+
+def store_rendered(services: Services, doc: store.DocumentRow, result: render.RenderResult) -> bool:
+    """A render's result stored (5) and, when its worker sealed it, the seal with it in the same transaction
+    (6); otherwise the document's next stage (:func:`after_render`).  True when it is now signed (ready for 7)."""
+    if (result.signature is not None and result.failure is None and result.pdf is not None
+            and doc.signed_automatically and services.config.signing.auto_seal):
+        return sign.store_sealed_render(services, doc, result)
+    return render.store_result(services, doc, result) and after_render(services, doc, result)
 
 
 def after_render(services: Services, doc: store.DocumentRow, result: render.RenderResult) -> bool:

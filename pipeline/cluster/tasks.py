@@ -35,7 +35,7 @@ from ..core.lifecycle import AUTO_ROLES, DocumentStatus
 from ..errors import QamqorError, StateConflict
 from ..journal import store
 from ..journal.rows import attempt_due
-from ..runner import after_render, deliver_or_note
+from ..runner import deliver_or_note, store_rendered
 from ..services import Services
 from ..stages import accept, apply, claim, render, sign, transfers
 from .fencing import fenced
@@ -185,7 +185,7 @@ def render_document(document_id: str) -> None:
             here.dispatcher.restart()
             return
         try:
-            if render.store_result(s, doc, result) and after_render(s, doc, result):
+            if store_rendered(s, doc, result):  # 5, 6
                 _deliver(s, document_id)  # 7
         except StateConflict as err:  # FencedOut, or another node finished it meanwhile: nothing of ours counts
             log.warning("%s: %s", document_id, err.one_line())

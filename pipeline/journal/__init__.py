@@ -118,10 +118,14 @@ class Journal:
         with self._begin() as conn:
             info = conn.info  # not asked again at the end: a connection the server closed has none to give
             info["audit"] = pending
+            info["steps"] = written = []
             try:
                 yield conn
+                if written:  # the transaction's steps in one statement, just before its commit (issue 10)
+                    conn.execute(insert(steps), written)
             finally:
                 info.pop("audit", None)
+                info.pop("steps", None)
         if pending and self.audit is not None:
             self.audit.append(pending)
 
@@ -154,15 +158,21 @@ class Journal:
 
     @staticmethod
     def steps(conn: Connection, entries: Iterable[tuple[str, str, dict[str, Any]]]) -> None:
-        """Journal steps (subject, name, detail) in one statement, and hand them to the audit log."""
+        """Journal steps (subject, name, detail), and hand them to the audit log.  Inside :meth:`tx` they are
+        written with the transaction's other steps in one statement as it commits (nothing reads a step in the
+        transaction that wrote it; on PostgreSQL each statement is a round trip), in the order they were taken."""
         at = now_utc()
         entries = list(entries)
         if not entries:
             return
-        conn.execute(insert(steps), [
-            {"at": at, "subject": subject, "step": name,
-             "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail else None}
-            for subject, name, detail in entries])
+        rows = [{"at": at, "subject": subject, "step": name,
+                 "detail": json.dumps(detail, ensure_ascii=False, default=str) if detail else None}
+                for subject, name, detail in entries]
+        written = conn.info.get("steps")
+        if written is not None:
+            written.extend(rows)
+        else:
+            conn.execute(insert(steps), rows)
         pending = conn.info.get("audit")
         if pending is not None:
             pending.extend({"at": at, "subject": subject, "step": name, "detail": detail or None}

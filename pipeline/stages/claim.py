@@ -32,6 +32,9 @@ CROSS_CLAIM = ".claimed-"  # prefix of a file claimed inside the inbox (an inbox
 #: an input id's bytes at most: with ``CROSS_CLAIM`` or the ``.tmp`` of a copy it stays below the 255 bytes a
 #: file name may have (#14.1: 120 two-byte letters are a legal name, and were 240 bytes before the stamp)
 MAX_ID_BYTES = 200
+#: claimed inputs are journaled together, in groups of at most this many bytes read (the bytes stay in memory
+#: until their copy is kept)
+HELD_BYTES = 8_000_000
 
 
 def is_candidate(name: str) -> bool:
@@ -78,6 +81,7 @@ def _complete(services: Services, path: Path, st: os.stat_result) -> bool:
 def claim(services: Services, *, settle: bool = True, limit: int | None = None) -> int:
     """Claim up to ``limit`` settled files; then finish claims a crash interrupted.  Returns how many."""
     n = 0
+    taken: list[tuple[str, str]] = []  #: (input id, original name), journaled together once all are claimed
     claimed_dir = services.dirs.claimed
     for path in scan(services.config.inbox):
         if limit is not None and n >= limit:
@@ -107,8 +111,9 @@ def claim(services: Services, *, settle: bool = True, limit: int | None = None) 
                 continue
             _copy_claimed(services, hidden, input_id)
         checkpoint("claimed")
-        _record(services, input_id, original=display_name(path.name))
+        taken.append((input_id, display_name(path.name)))
         n += 1
+    _record(services, taken)
     _recover_cross_claims(services)
     _recover_unrecorded(services)
     return n
@@ -145,38 +150,64 @@ def _original(input_id: str) -> str:
 
 def _recover_cross_claims(services: Services) -> None:
     """Inputs claimed inside the inbox by a process that died before copying them over."""
+    taken = []
     for name in os.listdir(services.config.inbox):
         if name.startswith(CROSS_CLAIM):
             input_id = name.removeprefix(CROSS_CLAIM)
             _copy_claimed(services, services.config.inbox / name, input_id)
-            _record(services, input_id, original=_original(input_id))
+            taken.append((input_id, _original(input_id)))
+    _record(services, taken)
 
 
-def _record(services: Services, input_id: str, original: str) -> None:
-    """Journal a claimed input, then keep it among the journaled ones (a small folder stays small).
+def _record(services: Services, taken: list[tuple[str, str]]) -> None:
+    """Journal claimed inputs (input id, original name), all in one transaction, then keep each among the
+    journaled ones (a small folder stays small).
 
     An input ingest will read is kept as a fresh copy of the very bytes hashed and journaled (#14.17); one over
     the limit (never read) or one that is not a regular file (refused as such) is moved as it is.  The hash of an
     over-limit file is that of its first ``max_event_bytes``: the bytes its rejection copies to the outbox, so the
-    report's ``sha256`` names what a consumer finds there (#14.8, #14.23)."""
+    report's ``sha256`` names what a consumer finds there (#14.8, #14.23).  A crash after the commit leaves the
+    files in ``claimed/``: the next pass journals them again (nothing changes) and keeps them."""
+    read: list[tuple[str, str, os.stat_result, bytes | None, str]] = []
+    held = 0  #: bytes read and not yet kept: journaled and kept in groups of at most HELD_BYTES
+    for input_id, original in taken:
+        path = services.dirs.claimed / input_id
+        if os.path.lexists(services.dirs.inputs / input_id) and store.get_input(services.journal, input_id):
+            os.unlink(path)  # a crash after the copy, before the claimed file was removed: the copy is the input
+            continue
+        st = os.lstat(path)
+        data: bytes | None = None
+        if stat.S_ISREG(st.st_mode) and st.st_size <= services.config.max_event_bytes:
+            data = path.read_bytes()
+            digest = sha256(data)
+        elif stat.S_ISREG(st.st_mode):
+            with open(path, "rb") as fh:  # the bounded prefix that goes to outbox/rejected/, and only that is hashed
+                digest = hashlib.sha256(fh.read(services.config.max_event_bytes)).hexdigest()
+        else:
+            digest = ""
+        read.append((input_id, original, st, data, digest))
+        held += len(data or b"")
+        if held >= HELD_BYTES:
+            _journal_and_keep(services, read)
+            read, held = [], 0
+    _journal_and_keep(services, read)
+
+
+def _journal_and_keep(services: Services, read: list[tuple[str, str, os.stat_result, bytes | None, str]]) -> None:
+    if not read:
+        return
+    # issue 10: one transaction (a commit, and on PostgreSQL its round trips) for a scan's inputs, not one each
+    with services.journal.tx() as conn:
+        for input_id, original, st, _data, digest in read:
+            store.record_input(conn, input_id, original=original, sha256=digest, size=st.st_size)
+    for input_id, _original_name, st, data, _digest in read:
+        checkpoint("input-recorded")
+        _keep(services, input_id, st, data)
+
+
+def _keep(services: Services, input_id: str, st: os.stat_result, data: bytes | None) -> None:
     path = services.dirs.claimed / input_id
     kept = services.dirs.inputs / input_id
-    if os.path.lexists(kept) and store.get_input(services.journal, input_id) is not None:
-        os.unlink(path)  # a crash after the copy, before the claimed file was removed: the copy is the input
-        return
-    st = os.lstat(path)
-    data: bytes | None = None
-    if stat.S_ISREG(st.st_mode) and st.st_size <= services.config.max_event_bytes:
-        data = path.read_bytes()
-        digest = sha256(data)
-    elif stat.S_ISREG(st.st_mode):
-        with open(path, "rb") as fh:  # the bounded prefix that goes to outbox/rejected/, and only that is hashed
-            digest = hashlib.sha256(fh.read(services.config.max_event_bytes)).hexdigest()
-    else:
-        digest = ""
-    with services.journal.tx() as conn:
-        store.record_input(conn, input_id, original=original, sha256=digest, size=st.st_size)
-    checkpoint("input-recorded")
     if data is None:
         if stat.S_ISREG(st.st_mode):
             os.chmod(path, 0o600)
@@ -194,6 +225,5 @@ def _record(services: Services, input_id: str, original: str) -> None:
 
 def _recover_unrecorded(services: Services) -> None:
     """Files claimed by a process that died before journaling them (or before moving them on)."""
-    for name in sorted(os.listdir(services.dirs.claimed)):
-        if not name.startswith("."):
-            _record(services, name, original=_original(name))
+    _record(services, [(name, _original(name)) for name in sorted(os.listdir(services.dirs.claimed))
+                       if not name.startswith(".")])

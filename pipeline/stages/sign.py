@@ -10,7 +10,7 @@ approved bytes), and the conditional store.  The command line, the desk and the 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import clock
@@ -154,7 +154,7 @@ def _store(services: Services, doc: store.DocumentRow, field: str, officer: Offi
         report_file = [(ready_report(out), report.encode("utf-8"))] if report else []
         atomic_write_all([*report_file, (out, signed)])
     checkpoint("signed-written")
-    entry = {**info, "field": field, "officer": officer.id, "service_at": clock.now().isoformat()}
+    entry = _entry(info, field, officer)
     with services.journal.tx() as conn:
         status = store.store_signature(conn, doc, pdf_path=str(out), pdf_sha256=sha256(signed), entry=entry,
                                        adopted=adopted)
@@ -162,7 +162,43 @@ def _store(services: Services, doc: store.DocumentRow, field: str, officer: Offi
     return entry, status
 
 
+def _entry(info: dict[str, Any], field: str, officer: Officer) -> dict[str, Any]:
+    """A signature's journal entry: what the backend said of it, the field, the officer, the service's time."""
+    return {**info, "field": field, "officer": officer.id, "service_at": clock.now().isoformat()}
+
+
 # --- automatic signatures (receipts, portal notices: ¶4, ¶7) -------------------------------------------------
+
+
+def store_sealed_render(services: Services, doc: store.DocumentRow, result: RenderResult) -> bool:
+    """Stages 5 and 6 stored at once for a document its render worker rendered and sealed: the rendered and the
+    signed work files (the report beside it) written as one group, then one transaction journals the render and
+    the signature, as :func:`pipeline.stages.render.store_result` and :func:`store_worker_signature` would one
+    after the other.  A crash before the commit leaves the document ordered (rendered again next time), never
+    rendered without its seal.  Issue 10: a transaction, its commit and a read of the document less for every
+    document sealed so (on PostgreSQL each is a round trip; commits are what bound several nodes).  True when
+    the document is now signed."""
+    signature = result.signature
+    assert signature is not None and result.pdf is not None
+    tag = fencing.tag()  # several nodes: a stale node's work files never carry the names the journal gives
+    rendered = services.dirs.documents / f"{doc.document_id}{tag}.pdf"
+    out = services.dirs.documents / f"{doc.document_id}.s{doc.signatures_done + 1}{tag}.pdf"
+    officer = services.config.officer(signature.officer)
+    with document_lock(services.dirs.documents, doc.document_id):
+        report = [(ready_report(out), signature.report.encode("utf-8"))] if signature.report else []
+        atomic_write_all([(rendered, result.pdf), *report, (out, signature.pdf)])
+        checkpoint("rendered-written")
+        checkpoint("signed-written")
+        with services.journal.tx() as conn:
+            store.store_render(conn, doc, pdf_path=str(rendered), pdf_sha256=sha256(result.pdf),
+                               fields=list(result.fields), pages=result.pages)
+            now_rendered = replace(doc, status=lifecycle.DocumentStatus.RENDERED, fields=tuple(result.fields),
+                                   pdf_path=str(rendered))
+            status = store.store_signature(conn, now_rendered, pdf_path=str(out), pdf_sha256=sha256(signature.pdf),
+                                           entry=_entry(signature.info, signature.field, officer), adopted=False)
+    checkpoint("rendered")
+    checkpoint("signed")
+    return status == lifecycle.DocumentStatus.SIGNED
 
 
 def store_worker_signature(services: Services, document_id: str, result: RenderResult) -> bool:

@@ -104,3 +104,27 @@ def test_sigkill_at_every_step_still_yields_exactly_once(demo: Path, step: str):
     assert _run(demo, "run", "--once", "--workers", "2") == 0
     assert killed, f"the checkpoint {step} was never reached"
     _check_exactly_once(demo)
+
+
+@pytest.mark.slow
+def test_a_render_and_its_seal_are_journaled_together_or_not_at_all(demo: Path):
+    """Issue 10: a document its render worker sealed is journaled rendered and signed in one transaction.  Killed
+    once both work files are written but before that commit, the journal still has it ordered (never rendered
+    without its seal, never naming a file it did not commit); the next run renders it again and delivers it once."""
+    _prepare(demo)
+    assert _run(demo, "run", "--once", "--workers", "1", fault="signed-written:1") == -signal.SIGKILL
+    j = Journal(f"sqlite:///{demo / 'var' / 'journal.sqlite'}", create=False)
+    docs = store.all_documents(j)
+    statuses = Counter(d.status for d in docs)
+    assert statuses[DocumentStatus.ORDERED] >= 1 and not statuses[DocumentStatus.RENDERED], statuses
+    assert not statuses[DocumentStatus.SIGNED] and not statuses[DocumentStatus.DELIVERED], statuses
+    written = {p.name for p in (demo / "var" / "work" / "documents").glob("*.pdf")}
+    assert written, "the kill came before any work file was written"
+    assert all(d.pdf_path is None for d in docs), "the journal names a work file of a render it did not commit"
+    j.close()
+    assert _run(demo, "run", "--once", "--workers", "2") == 0
+    rc = _run(demo, "queue", "approve", "--all")
+    for _ in range(3):
+        _run(demo, "queue", "approve", "--all")
+    assert rc == 0 and _run(demo, "run", "--once", "--workers", "2") == 0
+    _check_exactly_once(demo)

@@ -65,3 +65,44 @@ def check_store_writes(j: J.Journal) -> None:
         ids = [store._request_document(conn, request) for _ in range(3)]
     assert ids == ["C-1-notice", "C-1-notice-2", "C-1-notice-3"]
     assert {d.document_id for d in store.all_documents(j)} == set(ids)
+
+
+def test_a_scan_journals_its_inputs_events_and_outcomes_in_one_transaction_each(demo):
+    """Issue 10: claim, accept and apply each commit once for a scan's batch, not once per input: commits per
+    document are what bound several nodes on one PostgreSQL (and each is a file sync on SQLite).  Twelve
+    applications in, three commits for the scan, every event applied and every receipt ordered."""
+    import json as _json
+    import os as _os
+    import time as _time
+    import uuid as _uuid
+
+    from sqlalchemy import event
+
+    from pipeline.config import Config
+    from pipeline.core.lifecycle import InputStatus
+    from pipeline.demo import EXAMPLES
+    from pipeline.services import Services
+    from pipeline.stages import accept, apply, claim
+
+    for f in (demo / "inbox").iterdir():
+        f.unlink()
+    template = _json.loads((EXAMPLES / "C-2026-0004" / "01-application.submitted.json").read_text())
+    old = _time.time() - 60
+    for i in range(12):
+        p = demo / "inbox" / f"B-{i:03d}.json"
+        p.write_text(_json.dumps(dict(template, event_id=str(_uuid.uuid4()), case_id=f"B-{i:03d}")))
+        _os.utime(p, (old, old))
+    services = Services.build(Config.load(demo / "qamqor.toml"))
+    commits = []
+    event.listen(services.journal.engine, "commit", lambda conn: commits.append(1))
+    try:
+        assert claim.claim(services, settle=True) == 12
+        accept.accept(services)
+        apply.apply(services)
+        assert len(commits) == 3, f"{len(commits)} commits for a scan of 12 inputs"
+        inputs = store.all_inputs(services.journal)
+        assert len(inputs) == 12 and {r.status for r in inputs} == {InputStatus.APPLIED}
+        docs = store.all_documents(services.journal)
+        assert len({d.case_id for d in docs}) == 12
+    finally:
+        services.close()
