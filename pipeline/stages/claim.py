@@ -160,8 +160,8 @@ def _recover_cross_claims(services: Services) -> None:
 
 
 def _record(services: Services, taken: list[tuple[str, str]]) -> None:
-    """Journal claimed inputs (input id, original name), all in one transaction, then keep each among the
-    journaled ones (a small folder stays small).
+    """Journal claimed inputs (input id, original name) in one transaction (per :data:`HELD_BYTES` read), then
+    keep each among the journaled ones (a small folder stays small).
 
     An input ingest will read is kept as a fresh copy of the very bytes hashed and journaled (#14.17); one over
     the limit (never read) or one that is not a regular file (refused as such) is moved as it is.  The hash of an
