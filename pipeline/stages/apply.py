@@ -28,6 +28,8 @@ def apply(services: Services) -> None:
         # contract.md, "Time": the events of one case that wait together apply in occurred_at order
         rows.sort(key=lambda r: (dt.datetime.fromisoformat(r.occurred_at), r.recorded_at))
         ordered.extend(rows)
+    if not ordered:
+        return
     # issue 10: the events in one transaction (a commit, and on PostgreSQL its round trips, for a scan's events
     # rather than one each); each reads its case as the ones before it left it
     rejected, applied = [], 0
