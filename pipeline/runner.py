@@ -169,8 +169,8 @@ class Runner:
 def store_rendered(services: Services, doc: store.DocumentRow, result: render.RenderResult) -> bool:
     """A render's result stored (5) and, when its worker sealed it, the seal with it in the same transaction
     (6); otherwise the document's next stage (:func:`after_render`).  True when it is now signed (ready for 7)."""
-    if (result.signature is not None and result.failure is None and result.pdf is not None
-            and doc.signed_automatically and services.config.signing.auto_seal):
+    if _sealed_without_officer(services, doc) and result.signature is not None and result.pdf is not None \
+            and result.failure is None:
         return sign.store_sealed_render(services, doc, result)
     return render.store_result(services, doc, result) and after_render(services, doc, result)
 
@@ -178,9 +178,13 @@ def store_rendered(services: Services, doc: store.DocumentRow, result: render.Re
 def after_render(services: Services, doc: store.DocumentRow, result: render.RenderResult) -> bool:
     """A document's next stage once rendered: 6, only if it needs no officer.  True when it is now signed
     (and so ready for 7)."""
-    if not (doc.signed_automatically and services.config.signing.auto_seal):
+    if not _sealed_without_officer(services, doc):
         return False
     return sign.store_worker_signature(services, doc.document_id, result)  # 6
+
+
+def _sealed_without_officer(services: Services, doc: store.DocumentRow) -> bool:
+    return doc.signed_automatically and services.config.signing.auto_seal
 
 
 def deliver_or_note(services: Services, document_id: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 from typing import Any
 
 from ..cluster import fencing
@@ -128,15 +129,20 @@ def due(services: Services, now: dt.datetime, skip: set[str]) -> list[store.Docu
 # --- back in the main process: the store ---------------------------------------------------------------------
 
 
+def work_file(services: Services, doc: store.DocumentRow) -> Path:
+    """Where a render of ``doc`` is written.  Several nodes (issue 10): the name carries this job's fencing token,
+    so a stale node's file is never the one the journal names (its transaction is fenced out); no round trip to
+    ask first."""
+    return services.dirs.documents / f"{doc.document_id}{fencing.tag()}.pdf"
+
+
 def store_result(services: Services, doc: store.DocumentRow, result: RenderResult) -> bool:
     """Write the work file and journal it; a failure is counted (and retried with backoff) instead.  True when
     the document was rendered."""
     if result.failure is not None or result.pdf is None:
         failed(services, doc, result.failure or "no PDF", transient=result.transient)
         return False
-    # several nodes (issue 10): the work file's name carries this job's fencing token, so a stale node's file is
-    # never the one the journal names (its transaction below is fenced out); no round trip to ask first
-    path = services.dirs.documents / f"{doc.document_id}{fencing.tag()}.pdf"
+    path = work_file(services, doc)
     atomic_write(path, result.pdf)
     checkpoint("rendered-written")
     with services.journal.tx() as conn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from .. import clock
@@ -26,7 +27,7 @@ from ..outbox import atomic_write_all, sha256
 from ..services import Services
 from ..signatures import SignatureBackend, SignRequest
 from ..verify_links import verify_url
-from .render import RenderResult, case_trees, organisation_bin
+from .render import RenderResult, case_trees, organisation_bin, work_file
 
 log = logging.getLogger("qamqor.sign")
 
@@ -144,15 +145,13 @@ def _store(services: Services, doc: store.DocumentRow, field: str, officer: Offi
     ``report`` (the ETSI validation report the worker made of ``signed``) goes beside it for the delivery.
     ``read_now``: ``doc`` was read under the document's lock just before, so it is not read again before the
     file is written.  Returns the signature's entry and the document's new status."""
-    # several nodes (issue 10): the token in the work file's name keeps a stale node's file apart (see render)
-    out = services.dirs.documents / f"{doc.document_id}.s{doc.signatures_done + 1}{fencing.tag()}.pdf"
+    out = _signed_file(services, doc)
     current = doc if read_now else store.get_document(services.journal, doc.document_id)
     if (current is None or current.signatures_done != doc.signatures_done
             or current.status not in lifecycle.AWAITING_SIGNATURE):
         raise StateConflict(f"{doc.document_id} changed while it was being signed", remedy="look at it again")
     if not adopted:
-        report_file = [(ready_report(out), report.encode("utf-8"))] if report else []
-        atomic_write_all([*report_file, (out, signed)])
+        atomic_write_all(_signed_files(out, signed, report))
     checkpoint("signed-written")
     entry = _entry(info, field, officer)
     with services.journal.tx() as conn:
@@ -160,6 +159,17 @@ def _store(services: Services, doc: store.DocumentRow, field: str, officer: Offi
                                        adopted=adopted)
     checkpoint("signed")
     return entry, status
+
+
+def _signed_file(services: Services, doc: store.DocumentRow) -> Path:
+    """Where the next signature of ``doc`` is written; several nodes (issue 10): the token in the name keeps a
+    stale node's file apart (as :func:`pipeline.stages.render.work_file`)."""
+    return services.dirs.documents / f"{doc.document_id}.s{doc.signatures_done + 1}{fencing.tag()}.pdf"
+
+
+def _signed_files(out: Path, signed: bytes, report: str | None) -> list[tuple[Path, bytes]]:
+    """The signed work file and the ETSI report the worker made of it (beside it, for the delivery), report first."""
+    return [*([(ready_report(out), report.encode("utf-8"))] if report else []), (out, signed)]
 
 
 def _entry(info: dict[str, Any], field: str, officer: Officer) -> dict[str, Any]:
@@ -180,13 +190,10 @@ def store_sealed_render(services: Services, doc: store.DocumentRow, result: Rend
     the document is now signed."""
     signature = result.signature
     assert signature is not None and result.pdf is not None
-    tag = fencing.tag()  # several nodes: a stale node's work files never carry the names the journal gives
-    rendered = services.dirs.documents / f"{doc.document_id}{tag}.pdf"
-    out = services.dirs.documents / f"{doc.document_id}.s{doc.signatures_done + 1}{tag}.pdf"
+    rendered, out = work_file(services, doc), _signed_file(services, doc)
     officer = services.config.officer(signature.officer)
     with document_lock(services.dirs.documents, doc.document_id):
-        report = [(ready_report(out), signature.report.encode("utf-8"))] if signature.report else []
-        atomic_write_all([(rendered, result.pdf), *report, (out, signature.pdf)])
+        atomic_write_all([(rendered, result.pdf), *_signed_files(out, signature.pdf, signature.report)])
         checkpoint("rendered-written")
         checkpoint("signed-written")
         with services.journal.tx() as conn:

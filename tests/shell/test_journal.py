@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import os
+import time
+import uuid
 from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 
 from pipeline import journal as J
+from pipeline.config import Config
+from pipeline.core.lifecycle import InputStatus
+from pipeline.demo import EXAMPLES
 from pipeline.journal import store
+from pipeline.services import Services
+from pipeline.stages import accept, apply, claim
 
 
 def test_migrations_build_exactly_the_tables_the_code_uses(tmp_path: Path):
@@ -71,27 +80,14 @@ def test_a_scan_journals_its_inputs_events_and_outcomes_in_one_transaction_each(
     """Issue 10: claim, accept and apply each commit once for a scan's batch, not once per input: commits per
     document are what bound several nodes on one PostgreSQL (and each is a file sync on SQLite).  Twelve
     applications in, three commits for the scan, every event applied and every receipt ordered."""
-    import json as _json
-    import os as _os
-    import time as _time
-    import uuid as _uuid
-
-    from sqlalchemy import event
-
-    from pipeline.config import Config
-    from pipeline.core.lifecycle import InputStatus
-    from pipeline.demo import EXAMPLES
-    from pipeline.services import Services
-    from pipeline.stages import accept, apply, claim
-
     for f in (demo / "inbox").iterdir():
         f.unlink()
-    template = _json.loads((EXAMPLES / "C-2026-0004" / "01-application.submitted.json").read_text())
-    old = _time.time() - 60
+    template = json.loads((EXAMPLES / "C-2026-0004" / "01-application.submitted.json").read_text())
+    old = time.time() - 60
     for i in range(12):
         p = demo / "inbox" / f"B-{i:03d}.json"
-        p.write_text(_json.dumps(dict(template, event_id=str(_uuid.uuid4()), case_id=f"B-{i:03d}")))
-        _os.utime(p, (old, old))
+        p.write_text(json.dumps(dict(template, event_id=str(uuid.uuid4()), case_id=f"B-{i:03d}")))
+        os.utime(p, (old, old))
     services = Services.build(Config.load(demo / "qamqor.toml"))
     commits = []
     event.listen(services.journal.engine, "commit", lambda conn: commits.append(1))
