@@ -139,8 +139,8 @@ class Runner:
             render.failed(self.services, doc, f"{type(exc).__name__}: {exc}")
             return
         try:
-            if store_rendered(self.services, doc, result):  # 5, 6
-                self.deliver_one(doc.document_id)  # 7
+            if (signed := store_rendered(self.services, doc, result)) is not None:  # 5, 6
+                deliver_or_note(self.services, signed)  # 7
         except QamqorError as err:
             log.error("%s: %s", doc.document_id, err.one_line())
         self._rendered += 1
@@ -166,13 +166,16 @@ class Runner:
 # --- the stages after a render, shared with the cluster's jobs (pipeline/cluster/tasks.py) ---------------------
 
 
-def store_rendered(services: Services, doc: store.DocumentRow, result: render.RenderResult) -> bool:
-    """A render's result stored (5) and, when its worker sealed it, the seal with it in the same transaction
-    (6); otherwise the document's next stage (:func:`after_render`).  True when it is now signed (ready for 7)."""
+def store_rendered(services: Services, doc: store.DocumentRow, result: render.RenderResult) -> deliver.Signed | None:
+    """A render's result stored (5) and, when its worker sealed it, the seal and the delivery's plan with it in
+    the same transaction (6); otherwise the document's next stage (:func:`after_render`).  The document when it
+    is now signed (ready for 7), else None."""
     if _sealed_without_officer(services, doc) and result.signature is not None and result.pdf is not None \
             and result.failure is None:
         return sign.store_sealed_render(services, doc, result)
-    return render.store_result(services, doc, result) and after_render(services, doc, result)
+    if render.store_result(services, doc, result) and after_render(services, doc, result):
+        return deliver.Signed(doc.document_id)
+    return None
 
 
 def after_render(services: Services, doc: store.DocumentRow, result: render.RenderResult) -> bool:
@@ -187,10 +190,11 @@ def _sealed_without_officer(services: Services, doc: store.DocumentRow) -> bool:
     return doc.signed_automatically and services.config.signing.auto_seal
 
 
-def deliver_or_note(services: Services, document_id: str) -> None:
+def deliver_or_note(services: Services, which: str | deliver.Signed) -> None:
     """Deliver one document (7); its failure (other than a full disk) is recorded and retried next pass."""
+    document_id = which.document_id if isinstance(which, deliver.Signed) else which
     try:
-        deliver.deliver(services, document_id)
+        deliver.deliver(services, which)
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise

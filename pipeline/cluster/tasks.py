@@ -185,8 +185,8 @@ def render_document(document_id: str) -> None:
             here.dispatcher.restart()
             return
         try:
-            if store_rendered(s, doc, result):  # 5, 6
-                _deliver(s, document_id)  # 7
+            if (signed := store_rendered(s, doc, result)) is not None:  # 5, 6
+                deliver_or_note(s, signed)  # 7
         except StateConflict as err:  # FencedOut, or another node finished it meanwhile: nothing of ours counts
             log.warning("%s: %s", document_id, err.one_line())
 

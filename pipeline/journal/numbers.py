@@ -12,8 +12,9 @@ step = Journal.step
 
 # --- registration numbers of the office (issue 11 #9) ------------------------------------------------------------
 # Receipts, notices and refusals carry the office's registration number, a sequence per office and year kept in
-# the journal; it is given once, the first time the document is rendered, and stored as the document's number, so
-# a re-render prints the same number and the sequence has no gaps a render retry could open.
+# the journal; it is given once — as the event that orders the document is applied, else at its first render
+# (pipeline/stages/render.py: number_ordered, register) — and stored as the document's number, so a re-render
+# prints the same number and the sequence has no gaps a render retry could open.
 
 
 def next_registration_number(conn: Connection, office: str, year: int) -> int:

@@ -160,9 +160,9 @@ def reject_event(conn: Connection, event_id: str) -> None:
 
 
 def write_outcome(conn: Connection, outcome: Outcome, *, event: Event | None = None,
-                  transition: Transition | None = None) -> None:
+                  transition: Transition | None = None) -> list[tuple[str, DocumentRequest]]:
     """Write what the rules decided: the event applied (or the transition logged), the case, its deadlines, the
-    documents requested and the actions — in the caller's transaction."""
+    documents requested and the actions — in the caller's transaction.  The documents ordered: (id, request)."""
     s = outcome.state
     if event is not None:
         seq = (conn.execute(select(func.max(events.c.seq))).scalar() or 0) + 1
@@ -185,11 +185,12 @@ def write_outcome(conn: Connection, outcome: Outcome, *, event: Event | None = N
         conn.execute(deadlines.insert(), [
             {"case_id": s.case_id, "key": d.key, "term": d.term, "paragraph": d.paragraph,
              "opened_on": d.opened_on, "due": d.due, "closed_on": d.closed_on} for d in s.deadlines])
-    journaled = [(_request_document(conn, request), "ordered", {"kind": request.kind})
-                 for request in outcome.documents]
+    ordered = [(_request_document(conn, request), request) for request in outcome.documents]
+    journaled = [(doc_id, "ordered", {"kind": request.kind}) for doc_id, request in ordered]
     journaled += [(s.case_id, f"action:{action}", {}) for action in outcome.actions]
     name = event.event if event is not None else transition.name if transition is not None else "outcome"
     Journal.steps(conn, [*journaled, (s.case_id, f"applied:{name}", {"status": s.status})])
+    return ordered
 
 
 def _request_document(conn: Connection, request: DocumentRequest) -> str:
@@ -369,9 +370,10 @@ def signing_failed(conn: Connection, doc: DocumentRow) -> None:
 
 
 def store_signature(conn: Connection, doc: DocumentRow, *, pdf_path: str, pdf_sha256: str,
-                    entry: dict[str, Any], adopted: bool) -> DocumentStatus:
+                    entry: dict[str, Any], adopted: bool) -> DocumentRow:
     """Journal a signature — only if no other signature was stored since ``doc`` was read (a conditional
-    update on the number of signatures done)."""
+    update on the number of signatures done).  The document as it is now (the update's RETURNING: not read
+    again)."""
     done = doc.signatures_done
     complete = done + 1 >= len(doc.fields)
     status = DocumentStatus.SIGNED if complete else DocumentStatus.QUEUED
@@ -382,11 +384,11 @@ def store_signature(conn: Connection, doc: DocumentRow, *, pdf_path: str, pdf_sh
         status=status, pdf_path=pdf_path, pdf_sha256=pdf_sha256, signatures_done=done + 1,
         signed_by=_dumps([*doc.signed_by, entry]), signed_at=entry.get("signed_at"),
         signature_level=entry.get("level"), error=None, attempts=0, next_attempt_at=None,
-        updated_at=now_utc())).rowcount
-    if changed != 1:
+        updated_at=now_utc()).returning(documents)).mappings().first()
+    if changed is None:
         raise StateConflict(f"{doc.document_id} changed while it was being signed", remedy="look at it again")
     step(conn, doc.document_id, "signed", field=entry.get("field"), officer=entry.get("officer"), adopted=adopted)
-    return status
+    return _document(changed)
 
 
 def note_error(conn: Connection, document_id: str, error: str) -> None:

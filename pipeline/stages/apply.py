@@ -17,6 +17,7 @@ from ..faults import checkpoint
 from ..journal import store
 from ..rejections import finish_rejection, journal_rejection
 from ..services import Services
+from . import render
 
 
 def apply(services: Services) -> None:
@@ -57,5 +58,5 @@ def apply_one(services: Services, conn: Connection, row: store.EventRow) -> bool
         store.reject_event(conn, event.event_id)
         journal_rejection(services, conn, row.input_id, err)
         return False
-    store.write_outcome(conn, outcome, event=event)
+    render.number_ordered(conn, store.write_outcome(conn, outcome, event=event), event)  # issue 11 #9
     return True

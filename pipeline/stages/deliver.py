@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Connection
 
 from .. import clock
 from ..cases import advance, load_case
@@ -27,6 +30,18 @@ from ..verify_links import verify_url
 log = logging.getLogger("qamqor.deliver")
 
 HANDOFF_ROUTE = "provider-handoff"  # ¶16: not a copy of the document, a hand-off for the allowance service
+
+
+@dataclass(frozen=True)
+class Signed:
+    """A document signed and ready for 7.  With ``doc`` and ``deliveries``: its row and its routes as the
+    signature's own transaction journaled them (:func:`pipeline.stages.sign.store_sealed_render`, :func:`plan_in`),
+    so the delivery neither reads them again nor plans them in a transaction of its own (issue 10: on PostgreSQL
+    a transaction and two reads fewer a document, on SQLite a commit's file sync fewer)."""
+
+    document_id: str
+    doc: store.DocumentRow | None = None
+    deliveries: list[store.DeliveryRow] | None = None
 
 
 def manifest(doc: store.DocumentRow, route: str, pdf_sha: str, verify: str | None = None) -> dict[str, Any]:
@@ -63,8 +78,10 @@ def route_folder(services: Services, case: store.CaseRow, route: str, day: dt.da
                      psc=case.psc, provider=case.provider, signed_on=day)
 
 
-def plan(services: Services, doc: store.DocumentRow) -> list[tuple[str, Path]]:
-    case = store.get_case(services.journal, doc.case_id)
+def plan(services: Services, doc: store.DocumentRow, db: Connection | None = None) -> list[tuple[str, Path]]:
+    """Where each copy of signed ``doc`` goes (its routes, ¶12–13; the ¶16 hand-off beside an order); ``db``:
+    the transaction to read the case in (else the journal)."""
+    case = store.get_case(db if db is not None else services.journal, doc.case_id)
     assert case is not None
     day = signed_on(doc)
     out = [(route, route_folder(services, case, route, day) / f"{doc.document_id}.pdf") for route in doc.routes]
@@ -74,6 +91,12 @@ def plan(services: Services, doc: store.DocumentRow) -> list[tuple[str, Path]]:
             folder = route_folder(services, case, "provider", day)
             out.append((HANDOFF_ROUTE, folder / f"{doc.case_id}-allowance-handoff.json"))
     return out
+
+
+def plan_in(conn: Connection, services: Services, doc: store.DocumentRow) -> list[store.DeliveryRow]:
+    """Journal the routes of signed ``doc`` in the caller's transaction, before any file is written: those a
+    crashed run planned stay as they are (:func:`pipeline.journal.store.plan_deliveries`)."""
+    return store.plan_deliveries(conn, doc.document_id, [(route, str(path)) for route, path in plan(services, doc, conn)])
 
 
 def handoff(services: Services, doc: store.DocumentRow, pdf_sha: str) -> dict[str, Any]:
@@ -114,22 +137,25 @@ def archive_report(services: Services, path: Path, data: bytes, work_file: Path)
     return (path.with_name(path.name + REPORT_SUFFIX), xml) if xml else None
 
 
-def deliver(services: Services, document_id: str) -> None:
+def deliver(services: Services, which: str | Signed) -> None:
     """Deliver a signed document to its routes — one process at a time, and only while it is still signed
-    and not yet delivered."""
-    with document_lock(services.dirs.documents, document_id):
-        doc = store.get_document(services.journal, document_id)
+    and not yet delivered.  ``which``: its id, or what the transaction that signed it journaled (:class:`Signed`:
+    this process wrote it a moment ago, under the document's fencing token on several nodes)."""
+    signed = which if isinstance(which, Signed) else Signed(which)
+    with document_lock(services.dirs.documents, signed.document_id):
+        doc = signed.doc or store.get_document(services.journal, signed.document_id)
         if doc is None or doc.status != DocumentStatus.SIGNED:
             return
-        _deliver_locked(services, doc)
+        _deliver_locked(services, doc, signed.deliveries if signed.doc is not None else None)
 
 
-def _deliver_locked(services: Services, doc: store.DocumentRow) -> None:
+def _deliver_locked(services: Services, doc: store.DocumentRow, planned: list[store.DeliveryRow] | None) -> None:
     doc_id = doc.document_id
     data = Path(doc.pdf_path or "").read_bytes()
     pdf_sha = sha256(data)
-    with services.journal.tx() as conn:
-        planned = store.plan_deliveries(conn, doc_id, [(route, str(path)) for route, path in plan(services, doc)])
+    if planned is None:
+        with services.journal.tx() as conn:
+            planned = plan_in(conn, services, doc)
     checkpoint("delivery-planned")
     done = [d for d in planned if d.status != DeliveryStatus.DONE]
     # every route's PDF (and the archive's report) first, then the manifests that announce them: a consumer that

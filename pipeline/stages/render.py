@@ -15,9 +15,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from ..cluster import fencing
 from ..core import lifecycle
-from ..core.rules import KZ_TZ, local_date
+from ..core.events import Event
+from ..core.rules import KZ_TZ, DocumentRequest, local_date
 from ..errors import NotFound
 from ..faults import checkpoint
 from ..journal import store
@@ -72,7 +75,7 @@ def context(services: Services, doc: store.DocumentRow) -> tuple[dict[str, Any],
         by_iin = {c["iin"]: c for c in app.get("children", [])}
         computed["children"] = [{**by_iin.get(c["iin"], {}), **c} for c in computed["children"]]
     decision = trees["decision"]
-    if doc.kind == "order" and decision:
+    if not dated_by_its_event(doc.kind) and decision:
         date = dt.date.fromisoformat(decision.get("order_date") or local_date(moment).isoformat())
     else:
         date = local_date(moment)
@@ -97,10 +100,42 @@ def context(services: Services, doc: store.DocumentRow) -> tuple[dict[str, Any],
     return ctx, attachments
 
 
+def dated_by_its_event(kind: str) -> bool:
+    """A document is dated by the event that ordered it (in Kazakhstan's time), except the order: by its
+    decision's order date."""
+    return kind != "order"
+
+
+def number_ordered(conn: Connection, ordered: list[tuple[str, DocumentRequest]], event: Event) -> None:
+    """Issue 11 #9: a receipt, notice or refusal that ``event`` ordered gets its office's registration number
+    (service.toml ``[registration]``) in the transaction that applies the event, in the events' order — the
+    year its date's (:func:`context`), so no render waits for a transaction of its own to number it (issue 10:
+    on PostgreSQL its round trips, on SQLite its file sync).  Every ordered document is rendered (an attempt
+    that fails keeps its number), so the sequence has no gap this opens.  A number the event gave stays; an
+    order, dated by its decision, and what a term's transition orders are numbered at their first render
+    (:func:`register`)."""
+    from forms.catalogue import registration
+
+    fmt, kinds = registration()
+    for doc_id, request in ordered:
+        if request.kind not in kinds or request.number or not dated_by_its_event(request.kind):
+            continue
+        if request.event_id == event.event_id:
+            occurred = event.occurred_at
+        else:
+            source = store.get_event(conn, request.event_id)
+            if source is None:
+                continue  # numbered at its render, which reports the missing event
+            occurred = dt.datetime.fromisoformat(source.occurred_at)
+        store.register_document(conn, doc_id, office=request.office, year=local_date(occurred.astimezone(KZ_TZ)).year,
+                                fmt=fmt)
+
+
 def register(services: Services, doc: store.DocumentRow, year: int) -> str | None:
     """Issue 11 #9: a receipt, notice or refusal gets its office's registration number (service.toml
-    ``[registration]``) the first time it is rendered; kinds not listed there (the order, the act) keep the
-    numbers their events give.  None: the kind is not registered so."""
+    ``[registration]``) as its event is applied (:func:`number_ordered`), else the first time it is rendered;
+    kinds not listed there (the order, the act) keep the numbers their events give.  None: the kind is not
+    registered so."""
     from forms.catalogue import registration
 
     fmt, kinds = registration()

@@ -27,6 +27,7 @@ from ..outbox import atomic_write_all, sha256
 from ..services import Services
 from ..signatures import SignatureBackend, SignRequest
 from ..verify_links import verify_url
+from .deliver import Signed, plan_in
 from .render import RenderResult, case_trees, organisation_bin, work_file
 
 log = logging.getLogger("qamqor.sign")
@@ -110,7 +111,9 @@ def sign(services: Services, document_id: str, backend: SignatureBackend, *,
     with document_lock(services.dirs.documents, document_id):
         ready = check(services, document_id, backend.officer, approved_sha256, in_queue=in_queue)
         doc, officer = ready.doc, backend.officer
-        out = services.dirs.documents / f"{document_id}.s{doc.signatures_done + 1}.pdf"
+        # the name _store writes: a crash's signed file is found again by the same process or a restarted one;
+        # a node's retried job holds a newer fencing token, so it signs anew (its file has the new token's name)
+        out = _signed_file(services, doc)
         with services.journal.tx() as conn:
             store.start_signing(conn, doc, field=ready.field, officer=officer.id)
         adopted = False
@@ -156,7 +159,7 @@ def _store(services: Services, doc: store.DocumentRow, field: str, officer: Offi
     entry = _entry(info, field, officer)
     with services.journal.tx() as conn:
         status = store.store_signature(conn, doc, pdf_path=str(out), pdf_sha256=sha256(signed), entry=entry,
-                                       adopted=adopted)
+                                       adopted=adopted).status
     checkpoint("signed")
     return entry, status
 
@@ -180,14 +183,15 @@ def _entry(info: dict[str, Any], field: str, officer: Officer) -> dict[str, Any]
 # --- automatic signatures (receipts, portal notices: ¶4, ¶7) -------------------------------------------------
 
 
-def store_sealed_render(services: Services, doc: store.DocumentRow, result: RenderResult) -> bool:
+def store_sealed_render(services: Services, doc: store.DocumentRow, result: RenderResult) -> Signed | None:
     """Stages 5 and 6 stored at once for a document its render worker rendered and sealed: the rendered and the
-    signed work files (the report beside it) written as one group, then one transaction journals the render and
-    the signature, as :func:`pipeline.stages.render.store_result` and :func:`store_worker_signature` would one
-    after the other.  A crash before the commit leaves the document ordered (rendered again next time), never
-    rendered without its seal.  Issue 10: a transaction, its commit and a read of the document less for every
-    document sealed so (on PostgreSQL each is a round trip; commits are what bound several nodes).  True when
-    the document is now signed."""
+    signed work files (the report beside it) written as one group, then one transaction journals the render, the
+    signature and, once signed, where its copies go (7's plan), as :func:`pipeline.stages.render.store_result`,
+    :func:`store_worker_signature` and the delivery's own plan would one after the other.  A crash before the
+    commit leaves the document ordered (rendered again next time), never rendered without its seal.  Issue 10:
+    two transactions, their commits and three reads fewer for every document sealed so (on PostgreSQL each is a
+    round trip; commits are what bound several nodes).  The document signed, for its delivery; None when it
+    waits for another signature."""
     signature = result.signature
     assert signature is not None and result.pdf is not None
     rendered, out = work_file(services, doc), _signed_file(services, doc)
@@ -201,11 +205,12 @@ def store_sealed_render(services: Services, doc: store.DocumentRow, result: Rend
                                fields=list(result.fields), pages=result.pages)
             now_rendered = replace(doc, status=lifecycle.DocumentStatus.RENDERED, fields=tuple(result.fields),
                                    pdf_path=str(rendered))
-            status = store.store_signature(conn, now_rendered, pdf_path=str(out), pdf_sha256=sha256(signature.pdf),
+            signed = store.store_signature(conn, now_rendered, pdf_path=str(out), pdf_sha256=sha256(signature.pdf),
                                            entry=_entry(signature.info, signature.field, officer), adopted=False)
+            planned = plan_in(conn, services, signed) if signed.status == lifecycle.DocumentStatus.SIGNED else None
     checkpoint("rendered")
     checkpoint("signed")
-    return status == lifecycle.DocumentStatus.SIGNED
+    return Signed(signed.document_id, signed, planned) if planned is not None else None
 
 
 def store_worker_signature(services: Services, document_id: str, result: RenderResult) -> bool:

@@ -14,9 +14,10 @@ from sqlalchemy import event, inspect
 
 from pipeline import journal as J
 from pipeline.config import Config
-from pipeline.core.lifecycle import InputStatus
+from pipeline.core.lifecycle import DocumentStatus, InputStatus
 from pipeline.demo import EXAMPLES
 from pipeline.journal import store
+from pipeline.runner import Runner
 from pipeline.services import Services
 from pipeline.stages import accept, apply, claim
 
@@ -76,18 +77,57 @@ def check_store_writes(j: J.Journal) -> None:
     assert {d.document_id for d in store.all_documents(j)} == set(ids)
 
 
-def test_a_scan_journals_its_inputs_events_and_outcomes_in_one_transaction_each(demo):
-    """Issue 10: claim, accept and apply each commit once for a scan's batch, not once per input: commits per
-    document are what bound several nodes on one PostgreSQL (and each is a file sync on SQLite).  Twelve
-    applications in, three commits for the scan, every event applied and every receipt ordered."""
+def _burst(demo: Path, n: int) -> None:
+    """``n`` complete portal applications in the inbox, settled."""
     for f in (demo / "inbox").iterdir():
         f.unlink()
     template = json.loads((EXAMPLES / "C-2026-0004" / "01-application.submitted.json").read_text())
     old = time.time() - 60
-    for i in range(12):
+    for i in range(n):
         p = demo / "inbox" / f"B-{i:03d}.json"
         p.write_text(json.dumps(dict(template, event_id=str(uuid.uuid4()), case_id=f"B-{i:03d}")))
         os.utime(p, (old, old))
+
+
+def test_a_document_its_worker_sealed_commits_twice_from_its_render_to_its_delivery(demo):
+    """Issue 10: a notice sealed in its render worker is journaled rendered, signed and planned for delivery in one
+    transaction (sign.store_sealed_render), and the delivery writes its files from that plan without planning
+    them again; its registration number (issue 11 #9) was given as its event was applied, in the events' order.
+    Two commits a document from its render to its delivery (four before: the number and the plan had a
+    transaction each).  Every notice delivered to each of its routes, numbered 1, 2, 3, 4 of its office's year."""
+    _burst(demo, 4)
+    services = Services.build(Config.load(demo / "qamqor.toml"))
+    runner = Runner(services)
+    try:
+        claim.claim(services, settle=True)
+        accept.accept(services)
+        apply.apply(services)
+        ordered = store.all_documents(services.journal)
+        assert ordered and all(d.status == DocumentStatus.ORDERED and d.signed_automatically for d in ordered)
+        in_order = sorted(ordered, key=lambda d: store.get_event(services.journal, d.event_id).seq)  # as applied
+        assert [d.number.rsplit("/", 1)[-1] for d in in_order] == ["00001", "00002", "00003", "00004"], \
+            [d.number for d in in_order]
+        commits = []
+        event.listen(services.journal.engine, "commit", lambda conn: commits.append(1))
+        runner.submit_renders()
+        runner.harvest(block=True)
+        docs = store.all_documents(services.journal)
+        assert {d.status for d in docs} == {DocumentStatus.DELIVERED}
+        assert {d.document_id: d.number for d in docs} == {d.document_id: d.number for d in ordered}
+        for d in docs:
+            rows = store.deliveries_of(services.journal, d.document_id)
+            assert sorted(r.route for r in rows) == sorted(d.routes)
+            assert all(Path(r.path).is_file() and Path(r.path).with_suffix(".json").is_file() for r in rows)
+        assert len(commits) == 2 * len(docs), f"{len(commits)} commits for {len(docs)} documents"
+    finally:
+        runner.close()
+
+
+def test_a_scan_journals_its_inputs_events_and_outcomes_in_one_transaction_each(demo):
+    """Issue 10: claim, accept and apply each commit once for a scan's batch, not once per input: commits per
+    document are what bound several nodes on one PostgreSQL (and each is a file sync on SQLite).  Twelve
+    applications in, three commits for the scan, every event applied and every receipt ordered."""
+    _burst(demo, 12)
     services = Services.build(Config.load(demo / "qamqor.toml"))
     commits = []
     event.listen(services.journal.engine, "commit", lambda conn: commits.append(1))
