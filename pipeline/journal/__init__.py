@@ -83,6 +83,9 @@ def migrate(engine: Engine) -> None:
 class Journal:
     """A handle on the journal database.  Cheap to open; one per process."""
 
+    #: a transaction's last applied event's place (``conn.info``), kept by :meth:`tx` for its transaction only
+    SEQ = "last_seq"
+
     def __init__(self, url: str, *, create: bool = True, audit: Any = None,
                  idle_in_transaction: float | None = None):
         self.audit = audit  # pipeline.audit.AuditLog: every step is also appended there after its commit
@@ -119,6 +122,7 @@ class Journal:
             info = conn.info  # not asked again at the end: a connection the server closed has none to give
             info["audit"] = pending
             info["steps"] = written = []
+            info[self.SEQ] = 0  # none given yet in this transaction (store._next_seq)
             try:
                 yield conn
                 if written:  # the transaction's steps in one statement, just before its commit (issue 10)
@@ -126,6 +130,7 @@ class Journal:
             finally:
                 info.pop("audit", None)
                 info.pop("steps", None)
+                info.pop(self.SEQ, None)
         if pending and self.audit is not None:
             self.audit.append(pending)
 

@@ -147,12 +147,12 @@ def applied_events(db: Journal | Connection, case_id: str) -> list[EventRow]:
 def case_history(db: Journal | Connection, case_id: str) -> list[Event | Transition]:
     """The case's log, the events and the shell's transitions in the order they were applied (the rules' fold
     rebuilds the case from it)."""
-    with _reading(db) as conn:
-        raws = {r.event_id: r.raw for r in conn.execute(
-            select(events.c.event_id, events.c.raw).where(events.c.case_id == case_id))}
-        log = conn.execute(select(case_log).where(case_log.c.case_id == case_id).order_by(case_log.c.id))
-        return [Event.from_dict(json.loads(raws[r["event_id"]])) if r["event_id"]
-                else Transition(r["transition"], r["day"]) for r in log.mappings()]
+    # one statement, the log joined to its events' bytes (issue 10: a round trip fewer for every event applied)
+    stmt = (select(case_log.c.event_id, case_log.c.transition, case_log.c.day, events.c.raw)
+            .select_from(case_log.outerjoin(events, events.c.event_id == case_log.c.event_id))
+            .where(case_log.c.case_id == case_id).order_by(case_log.c.id))
+    return [Event.from_dict(json.loads(r["raw"])) if r["event_id"] else Transition(r["transition"], r["day"])
+            for r in _all(db, stmt)]
 
 
 def reject_event(conn: Connection, event_id: str) -> None:
@@ -165,7 +165,7 @@ def write_outcome(conn: Connection, outcome: Outcome, *, event: Event | None = N
     documents requested and the actions — in the caller's transaction.  The documents ordered: (id, request)."""
     s = outcome.state
     if event is not None:
-        seq = (conn.execute(select(func.max(events.c.seq))).scalar() or 0) + 1
+        seq = _next_seq(conn)
         conn.execute(update(events).where(events.c.event_id == event.event_id).values(
             status=EventStatus.APPLIED, seq=seq))
         conn.execute(update(inputs).where(inputs.c.event_id == event.event_id,
@@ -191,6 +191,17 @@ def write_outcome(conn: Connection, outcome: Outcome, *, event: Event | None = N
     name = event.event if event is not None else transition.name if transition is not None else "outcome"
     Journal.steps(conn, [*journaled, (s.case_id, f"applied:{name}", {"status": s.status})])
     return ordered
+
+
+def _next_seq(conn: Connection) -> int:
+    """The next applied event's place in the journal.  Inside :meth:`Journal.tx` the last one given is kept for
+    the transaction (a scan applies its batch in one: one read of the highest, not one per event, issue 10);
+    events are applied by one scan at a time, so nothing else gives a place meanwhile."""
+    kept = conn.info.get(Journal.SEQ, 0)
+    last = kept if kept else (conn.execute(select(func.max(events.c.seq))).scalar() or 0)
+    if Journal.SEQ in conn.info:
+        conn.info[Journal.SEQ] = last + 1
+    return last + 1
 
 
 def _request_document(conn: Connection, request: DocumentRequest) -> str:
