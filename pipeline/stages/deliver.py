@@ -81,12 +81,13 @@ def route_folder(services: Services, case: store.CaseRow, route: str, day: dt.da
 def plan(services: Services, doc: store.DocumentRow, db: Connection | None = None) -> list[tuple[str, Path]]:
     """Where each copy of signed ``doc`` goes (its routes, ¶12–13; the ¶16 hand-off beside an order); ``db``:
     the transaction to read the case in (else the journal)."""
-    case = store.get_case(db if db is not None else services.journal, doc.case_id)
+    source = db if db is not None else services.journal
+    case = store.get_case(source, doc.case_id)
     assert case is not None
     day = signed_on(doc)
     out = [(route, route_folder(services, case, route, day) / f"{doc.document_id}.pdf") for route in doc.routes]
     if doc.kind == "order":
-        state = load_case(services.journal, services.rules, doc.case_id)
+        state = load_case(source, services.rules, doc.case_id)
         if state is not None and state.application.one_application_benefit:
             folder = route_folder(services, case, "provider", day)
             out.append((HANDOFF_ROUTE, folder / f"{doc.case_id}-allowance-handoff.json"))
@@ -146,7 +147,7 @@ def deliver(services: Services, which: str | Signed) -> None:
         doc = signed.doc or store.get_document(services.journal, signed.document_id)
         if doc is None or doc.status != DocumentStatus.SIGNED:
             return
-        _deliver_locked(services, doc, signed.deliveries if signed.doc is not None else None)
+        _deliver_locked(services, doc, signed.deliveries)
 
 
 def _deliver_locked(services: Services, doc: store.DocumentRow, planned: list[store.DeliveryRow] | None) -> None:

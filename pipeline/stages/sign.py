@@ -201,10 +201,9 @@ def store_sealed_render(services: Services, doc: store.DocumentRow, result: Rend
         checkpoint("rendered-written")
         checkpoint("signed-written")
         with services.journal.tx() as conn:
-            store.store_render(conn, doc, pdf_path=str(rendered), pdf_sha256=sha256(result.pdf),
-                               fields=list(result.fields), pages=result.pages)
-            now_rendered = replace(doc, status=lifecycle.DocumentStatus.RENDERED, fields=tuple(result.fields),
-                                   pdf_path=str(rendered))
+            status = store.store_render(conn, doc, pdf_path=str(rendered), pdf_sha256=sha256(result.pdf),
+                                        fields=list(result.fields), pages=result.pages)
+            now_rendered = replace(doc, status=status, fields=tuple(result.fields), pdf_path=str(rendered))
             signed = store.store_signature(conn, now_rendered, pdf_path=str(out), pdf_sha256=sha256(signature.pdf),
                                            entry=_entry(signature.info, signature.field, officer), adopted=False)
             planned = plan_in(conn, services, signed) if signed.status == lifecycle.DocumentStatus.SIGNED else None
