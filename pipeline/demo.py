@@ -4,8 +4,8 @@ and the example events in ``inbox/``.  Everything it makes says it is NOT FOR PR
 
 The demo signs at PAdES B-LTA (issue 12 #6: what an archive can live with) with its own timestamp authority,
 OCSP responder and CRLs: certomancer's Animator for the demo PKI, on 127.0.0.1 at the port its certificates
-name.  It needs no daemon and no step of its own: the first demo command that signs (``qamqor run``, ``queue
-approve``, the desk) or renews starts it as a child process (:func:`ensure_services`), unless something already
+name.  It needs no daemon and no step of its own: the first demo command that signs with it (from B-T up, or with
+``check_revocation``: :func:`needs_services`; ``qamqor run``, ``queue approve``, the desk) or renews starts it as a child process (:func:`ensure_services`), unless something already
 answers on that port (another demo command's), and it ends with that command.
 """
 
@@ -51,6 +51,8 @@ def _demo_port() -> int:
 
 
 _services: dict[int, subprocess.Popen] = {}
+#: ports of those not yet seen listening
+_starting: set[int] = set()
 
 
 def stop_services() -> None:
@@ -62,10 +64,21 @@ def stop_services() -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
         _services.pop(port, None)
+        _starting.discard(port)
 
 
-def ensure_services(config) -> int | None:
-    """The demo's TSA and OCSP/CRL server (module docstring), started if nothing answers on its port yet.
+def needs_services(config) -> bool:
+    """Whether a signature asks the demo's servers anything: a timestamp from B-T up (and status data from B-LT),
+    or the signer's status with ``check_revocation``.  At B-B without it nothing waits for them (issue 13: a
+    burst's first documents need not wait the servers' start-up)."""
+    return config.signing.level != "B-B" or bool(config.signing.check_revocation)
+
+
+def ensure_services(config, *, wait: bool = True) -> int | None:
+    """The demo's TSA and OCSP/CRL server (module docstring), started if nothing answers on its port yet; with
+    ``wait`` (the default) returns once it (and its GOST twin, for ``qamqor demo --gost``) listens.  ``wait=False``
+    starts them and returns at once: the driver does that first and waits only before its first signature
+    that needs them (:func:`needs_services`).
 
     Only for an insecure demo configuration whose ``tsa_url`` is on 127.0.0.1 and whose state folder holds the
     demo PKI's certomancer configuration; returns the port, or None when this is not such a demo."""
@@ -73,38 +86,21 @@ def ensure_services(config) -> int | None:
 
     url = urlsplit(config.signing.tsa_url or "")
     if config.demo:
-        _ensure_gost_services(config)  # issue 16: the GOST PKI's TSA, OCSP and CRLs (qamqor demo --gost)
+        _ensure_gost_services(config, wait)  # issue 16: the GOST PKI's TSA, OCSP and CRLs (qamqor demo --gost)
     pki_config = config.state / "demo-pki" / "certomancer.yml"
     if not config.demo or url.hostname != "127.0.0.1" or not url.port or not pki_config.is_file():
         return None
     port = url.port
     if not re.search(rf"127\.0\.0\.1:{port}\b", pki_config.read_text(encoding="utf-8")):
         return None  # a TSA of its own on another port (a drill, a test): not the demo PKI's server to start
-    proc = _services.get(port)
-    if (proc is not None and proc.poll() is None) or _listening(port):
-        return port
     exe = Path(sys.executable).with_name("certomancer")
     cmd = [str(exe) if exe.exists() else "certomancer", "--config", str(pki_config), "animate", "--aiohttp",
            "--no-web-ui", "--port", str(port)]
-    log_file = open(config.state / "demo-services.log", "ab")  # noqa: SIM115 - the child's, for its life
-    proc = subprocess.Popen(cmd, cwd=pki_config.parent, stdout=log_file, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    log_file.close()
-    _services[port] = proc
-    if len(_services) == 1:
-        atexit.register(stop_services)
-    deadline = time.monotonic() + SERVICES_START_S
-    while not _listening(port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            from .errors import ConfigError
-
-            raise ConfigError(f"the demo's TSA and OCSP server did not start on 127.0.0.1:{port}",
-                              remedy=f"see {config.state / 'demo-services.log'}")
-        time.sleep(0.1)  # waiting for a child server to listen
+    _serve(config, port, cmd, pki_config.parent, "the demo's TSA and OCSP server", wait)
     return port
 
 
-def _ensure_gost_services(config) -> None:
+def _ensure_gost_services(config, wait: bool) -> None:
     """``qamqor demo --gost``: the GOST services (:mod:`signing.testing.gost_services`) on the port of
     ``gost_tsa_url``, started as the RSA ones are, when nothing answers there yet."""
     from urllib.parse import urlsplit
@@ -115,26 +111,36 @@ def _ensure_gost_services(config) -> None:
     from signing.testing.gost_demo import services_command
 
     cmd = services_command(config.state / "demo-pki" / "gost", url.port or 0)
-    if cmd is None:
+    if cmd is not None:
+        _serve(config, url.port, cmd, config.state, "the demo's GOST services", wait)
+
+
+def _serve(config, port: int, cmd: list[str], cwd: Path, what: str, wait: bool) -> None:
+    """Start ``cmd`` as this process's child unless it runs already (this process's) or something answers on
+    ``port`` (another demo command's); with ``wait``, until it listens."""
+    proc = _services.get(port)
+    if proc is None or proc.poll() is not None:
+        if _listening(port):
+            return
+        log_file = open(config.state / "demo-services.log", "ab")  # noqa: SIM115 - the child's, for its life
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log_file, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        log_file.close()
+        _services[port] = proc
+        _starting.add(port)
+        if len(_services) == 1:
+            atexit.register(stop_services)
+    if not wait or port not in _starting:
         return
-    proc = _services.get(url.port)
-    if (proc is not None and proc.poll() is None) or _listening(url.port):
-        return
-    log_file = open(config.state / "demo-services.log", "ab")  # noqa: SIM115 - the child's, for its life
-    proc = subprocess.Popen(cmd, cwd=config.state, stdout=log_file, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    log_file.close()
-    _services[url.port] = proc
-    if len(_services) == 1:
-        atexit.register(stop_services)
     deadline = time.monotonic() + SERVICES_START_S
-    while not _listening(url.port):
+    while not _listening(port):
         if proc.poll() is not None or time.monotonic() > deadline:
             from .errors import ConfigError
 
-            raise ConfigError(f"the demo's GOST services did not start on 127.0.0.1:{url.port}",
+            raise ConfigError(f"{what} did not start on 127.0.0.1:{port}",
                               remedy=f"see {config.state / 'demo-services.log'}")
         time.sleep(0.1)  # waiting for a child server to listen
+    _starting.discard(port)
 
 
 def example_files() -> list[Path]:

@@ -33,18 +33,25 @@ __all__ = ["Runner", "StateLock"]
 class Runner:
     """Runs passes over one installation: ``Runner(config).run_once()``."""
 
-    #: inputs claimed per pass: the pipeline works through any backlog in bounded steps (memory stays flat)
-    batch = 64
+    #: inputs claimed per step: the pipeline works through any backlog in bounded steps (memory stays flat).
+    #: The first step of a pass takes a handful (``4 × workers``), so the first renders start without waiting
+    #: for a whole batch's scan; a later step's scan (≈10 ms an input in this process) stays shorter than the
+    #: renders in flight meanwhile, so the workers do not wait for it (issue 13)
+    batch = 32
 
     def __init__(self, config: Config | Services, *, dispatcher: Dispatcher | None = None,
                  progress: Progress | None = None):
         self.services = config if isinstance(config, Services) else Services.build(config)
+        #: the demo's TSA and OCSP, when its signatures need them: started here, before the workers, so it ends
+        #: with this process (a server a worker started would outlive the pool's exit), and waited for only
+        #: before the first render, so the first scan need not wait for its start-up
+        self._demo_pending = False
         if self.services.config.demo:
-            # the demo's TSA and OCSP, started here, before the workers: it ends with this process (a server a
-            # worker started would outlive the pool's exit)
-            from .demo import ensure_services
+            from .demo import ensure_services, needs_services
 
-            ensure_services(self.services.config)
+            if needs_services(self.services.config):
+                ensure_services(self.services.config, wait=False)
+                self._demo_pending = True
         self.dispatcher = dispatcher or InlineDispatcher()
         self.progress = progress or NullProgress()
         self._in_flight: dict[Future, store.DocumentRow] = {}  # render jobs handed to the workers
@@ -75,15 +82,17 @@ class Runner:
     def _pass(self, *, settle: bool) -> dict[str, int]:
         s = self.services
         claimed = 0
+        limit = min(self.batch, 4 * self.dispatcher.workers)
         while True:
-            n = claim.claim(s, settle=settle, limit=self.batch)  # 1
+            n = claim.claim(s, settle=settle, limit=limit)  # 1
             claimed += n
             accept.accept(s)  # 2
             apply.apply(s)  # 3
             transfers.transfers(s)  # 4 (¶14)
             self.submit_renders()  # 5, in the workers; 6 and 7 follow as each comes back
-            if n < self.batch:
+            if n < limit:
                 break
+            limit = self.batch
         self.harvest(block=True)
         sign.automatic_all(s)  # 6: what a render left unsigned (a token key, a retry that is due)
         signed = store.documents_to_deliver(s.journal)
@@ -96,10 +105,16 @@ class Runner:
     # --- 5. render, in the workers --------------------------------------------------------------------------
 
     def submit_renders(self, *, seal: bool = True) -> None:
-        """Hand requested documents to the workers without waiting; at most ``4 × workers`` in flight, so
-        memory stays bounded whatever the backlog."""
+        """Hand requested documents to the workers without waiting; at most ``8 × workers`` in flight, so
+        memory stays bounded whatever the backlog (and enough to keep the workers busy during the next step's
+        scan)."""
+        if self._demo_pending:
+            from .demo import ensure_services
+
+            ensure_services(self.config)
+            self._demo_pending = False
         in_flight = {d.document_id for d in self._in_flight.values()}
-        limit = 4 * self.dispatcher.workers
+        limit = 8 * self.dispatcher.workers
         for doc in render.due(self.services, clock.now(), in_flight):
             while len(self._in_flight) >= limit:
                 self.harvest(block=True, one=True)

@@ -56,7 +56,7 @@ class InlineDispatcher:
 
 class ProcessDispatcher:
     """A pool of warm worker processes (one per core by default); ``initializer`` warms each worker once
-    (fonts, stylesheets, templates).  The runner keeps at most ``4 × workers`` items in flight, so memory stays
+    (fonts, stylesheets, templates).  The runner keeps at most ``8 × workers`` items in flight, so memory stays
     flat whatever the backlog."""
 
     #: a worker is replaced after this many documents, so whatever a long run leaves in a worker's caches is

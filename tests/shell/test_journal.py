@@ -20,6 +20,7 @@ from pipeline.journal import store
 from pipeline.runner import Runner
 from pipeline.services import Services
 from pipeline.stages import accept, apply, claim
+from pipeline.workers import InlineDispatcher
 
 
 def test_migrations_build_exactly_the_tables_the_code_uses(tmp_path: Path):
@@ -142,3 +143,63 @@ def test_a_scan_journals_its_inputs_events_and_outcomes_in_one_transaction_each(
         assert len({d.case_id for d in docs}) == 12
     finally:
         services.close()
+
+
+class _Recording(InlineDispatcher):
+    """Renders in this process as if there were two workers, and notes how many inputs the journal had claimed
+    when each render was handed over."""
+
+    workers = 2
+
+    def __init__(self, services: Services):
+        self.services, self.claimed_at_submit = services, []
+
+    def submit(self, fn, item):
+        self.claimed_at_submit.append(len(store.all_inputs(self.services.journal)))
+        return super().submit(fn, item)
+
+
+def test_a_pass_hands_its_first_renders_over_before_it_claims_the_whole_backlog(demo):
+    """Issue 13: the first step of a pass claims a handful of inputs (4 × workers), so the workers start on the
+    first documents while the rest of a burst is claimed, accepted and applied; later steps take a batch.
+    Twenty applications: the first render handed over when eight were claimed; all twenty notices delivered."""
+    _burst(demo, 20)
+    services = Services.build(Config.load(demo / "qamqor.toml"))
+    dispatcher = _Recording(services)
+    try:
+        Runner(services, dispatcher=dispatcher).run_once()
+        assert dispatcher.claimed_at_submit[0] == 8, dispatcher.claimed_at_submit
+        assert len(dispatcher.claimed_at_submit) == 20
+        docs = store.all_documents(services.journal)
+        assert len(docs) == 20 and {d.status for d in docs} == {DocumentStatus.DELIVERED}, \
+            sorted({d.status for d in docs})
+    finally:
+        services.close()
+
+
+def test_at_b_b_the_demo_signs_without_starting_its_timestamp_and_ocsp_server(demo):
+    """Issue 13: a B-B signature asks no TSA and (without ``check_revocation``) no OCSP, so the demo's run does not
+    start (nor wait for) its certomancer server; every notice is still sealed and delivered.  At B-LTA (the
+    demo's level) the runner starts it before its first render (`demo.needs_services`)."""
+    import re
+
+    from pipeline import demo as D
+
+    toml = demo / "qamqor.toml"
+    toml.write_text(re.sub(r'(?m)^level = ".*"$', 'level = "B-B"', toml.read_text()))
+    D.stop_services()
+    _burst(demo, 2)
+    config = Config.load(toml)
+    port = int(re.search(r":(\d+)/", config.signing.tsa_url).group(1))
+    services = Services.build(config)
+    try:
+        Runner(services).run_once()
+        assert D._services == {} and not D._listening(port), "the demo's server was started at B-B"
+        docs = store.all_documents(services.journal)
+        assert len(docs) == 2 and {d.status for d in docs} == {DocumentStatus.DELIVERED}
+        assert all(d.signed_automatically for d in docs)
+    finally:
+        services.close()
+    assert D.needs_services(Config.load(toml)) is False
+    toml.write_text(re.sub(r'(?m)^level = ".*"$', 'level = "B-LTA"', toml.read_text()))
+    assert D.needs_services(Config.load(toml)) is True
