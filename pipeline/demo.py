@@ -4,9 +4,10 @@ and the example events in ``inbox/``.  Everything it makes says it is NOT FOR PR
 
 The demo signs at PAdES B-LTA (issue 12 #6: what an archive can live with) with its own timestamp authority,
 OCSP responder and CRLs: certomancer's Animator for the demo PKI, on 127.0.0.1 at the port its certificates
-name.  It needs no daemon and no step of its own: the first demo command that signs with it (from B-T up, or with
-``check_revocation``: :func:`needs_services`; ``qamqor run``, ``queue approve``, the desk) or renews starts it as a child process (:func:`ensure_services`), unless something already
-answers on that port (another demo command's), and it ends with that command.
+name.  It needs no daemon and no step of its own: the first demo command that signs with it (``qamqor run``,
+``queue approve``, the desk; from B-T up, or with ``check_revocation``: :func:`needs_services`) starts it as a
+child process (:func:`ensure_services`), unless something already answers on that port (another demo
+command's), and it ends with that command.
 """
 
 from __future__ import annotations
@@ -75,15 +76,18 @@ def needs_services(config) -> bool:
 
 
 def ensure_services(config, *, wait: bool = True) -> int | None:
-    """The demo's TSA and OCSP/CRL server (module docstring), started if nothing answers on its port yet; with
-    ``wait`` (the default) returns once it (and its GOST twin, for ``qamqor demo --gost``) listens.  ``wait=False``
-    starts them and returns at once: the driver does that first and waits only before its first signature
-    that needs them (:func:`needs_services`).
+    """The demo's TSA and OCSP/CRL server (module docstring), started if its signatures need it
+    (:func:`needs_services`) and nothing answers on its port yet; with ``wait`` (the default) returns once it (and
+    its GOST twin, for ``qamqor demo --gost``) listens.  ``wait=False`` starts them and returns at once: the
+    driver does that first and waits only before its first render.
 
     Only for an insecure demo configuration whose ``tsa_url`` is on 127.0.0.1 and whose state folder holds the
-    demo PKI's certomancer configuration; returns the port, or None when this is not such a demo."""
+    demo PKI's certomancer configuration; returns the port, or None when this is not such a demo or nothing
+    needs the server."""
     from urllib.parse import urlsplit
 
+    if not needs_services(config):
+        return None
     url = urlsplit(config.signing.tsa_url or "")
     if config.demo:
         _ensure_gost_services(config, wait)  # issue 16: the GOST PKI's TSA, OCSP and CRLs (qamqor demo --gost)

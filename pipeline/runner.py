@@ -47,11 +47,9 @@ class Runner:
         #: before the first render, so the first scan need not wait for its start-up
         self._demo_pending = False
         if self.services.config.demo:
-            from .demo import ensure_services, needs_services
+            from .demo import ensure_services
 
-            if needs_services(self.services.config):
-                ensure_services(self.services.config, wait=False)
-                self._demo_pending = True
+            self._demo_pending = ensure_services(self.services.config, wait=False) is not None
         self.dispatcher = dispatcher or InlineDispatcher()
         self.progress = progress or NullProgress()
         self._in_flight: dict[Future, store.DocumentRow] = {}  # render jobs handed to the workers

@@ -238,10 +238,9 @@ class Signatures:
         import signing
 
         if self.config.demo:  # the demo's own TSA and OCSP on 127.0.0.1 (issue 12 #6, pipeline/demo.py)
-            from .demo import ensure_services, needs_services
+            from .demo import ensure_services
 
-            if needs_services(self.config):
-                ensure_services(self.config)
+            ensure_services(self.config)
         s = self.config.signing
         return signing.SigningOptions(
             level=s.level, tsa_url=s.tsa_url, gost_tsa_url=s.gost_tsa_url, trust_roots=list(s.trust_roots),

@@ -126,10 +126,9 @@ class Node:
             services = Services.build(self.config)
             fencing.install(services.journal)
             if self.config.demo:  # the demo's TSA and OCSP, from this process rather than a render worker
-                from ..demo import ensure_services, needs_services
+                from ..demo import ensure_services
 
-                if needs_services(self.config):
-                    ensure_services(self.config)
+                ensure_services(self.config)
             if self.metrics_port:
                 metrics.serve(self.metrics_port, self.settings.metrics_host)
             try:
