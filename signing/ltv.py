@@ -331,8 +331,10 @@ async def _validate_each(reader, sigs, roots, online: bool, timing, report: LtvR
     # the better of two readings stands (module docstring): the TSA status the file carries, however old, as
     # DSS takes it — what passes a freshly signed B-LTA at once, so one validation per fresh document (#13) —
     # and, when that does not pass, the strict policy (status data issued after each archive timestamp: what
-    # lets the time slide reach back past an expired TSA certificate), whose verdict stands unless it passes
+    # lets the time slide reach back past an expired TSA certificate), whose verdict stands unless it passes;
+    # with no timestamp anywhere the two policies are one (``_stamped``), so a B-B document is read once
     lenient = validation_spec(roots, online=online)
+    document_stamped = any(True for _ in reader.embedded_timestamp_signatures)
     for sig in sigs:
         if is_gost_cms(sig.signed_data):  # issue 16: pyca has no Streebog, so GOST is verified in signing.gost_cms
             verdict, xml = await async_ltv_signature(reader, sig, roots, timing.validation_time, etsi=etsi)
@@ -341,7 +343,7 @@ async def _validate_each(reader, sigs, roots, online: bool, timing, report: LtvR
             continue
         try:
             result = await ades_lta_validation(sig, lenient, timing_info=timing)
-            if result.ades_subindic.status != AdESStatus.PASSED:
+            if result.ades_subindic.status != AdESStatus.PASSED and (document_stamped or _stamped(sig)):
                 strict = validation_spec(roots, online=online, lenient_tsa=False)
                 result = await ades_lta_validation(sig, strict, timing_info=timing)
         except Exception as e:  # noqa: BLE001 - a signature the engine cannot read is a finding, not a crash
@@ -356,6 +358,16 @@ async def _validate_each(reader, sigs, roots, online: bool, timing, report: LtvR
 
             share_xml_metadata()  # xsdata's metadata built once per process, not per report
             xmls.append(generate_report(sig, result))
+
+
+def _stamped(sig) -> bool:
+    """Whether ``sig`` carries a signature or content timestamp.  Without one, and without document timestamps,
+    the strict policy (which differs only in the TSAs' status data) would repeat the lenient verdict: a B-B
+    document is validated once, not twice (#13: half its archive report)."""
+    from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+
+    return any(next(extract_tst_data_iter(sig.signer_info, signed=signed), None) is not None
+               for signed in (False, True))
 
 
 def validate_archive(data: bytes, *, trust_roots: Iterable, at: dt.datetime | None = None, online: bool = False,

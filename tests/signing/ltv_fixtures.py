@@ -239,13 +239,14 @@ async def archive_step(pki: LtvPKI, data: bytes, when: dt.datetime, tsa: str = "
 
 async def make_signed(pki: LtvPKI, pdf: bytes, *, level: str, signer: str = "signer",
                       when: dt.datetime = SIGNED) -> bytes:
-    """``pdf`` (one empty field ``sig``) signed by ``signer`` with a signature timestamp at ``when``: B-T, or
-    B-LTA (an archive step an hour later, with the first TSA)."""
+    """``pdf`` (one empty field ``sig``) signed by ``signer``: B-B (no timestamp at all), B-T (a signature
+    timestamp at ``when``), or B-LTA (and an archive step an hour later, with the first TSA)."""
     w = IncrementalPdfFileWriter(io.BytesIO(pdf))
     meta = ph_signers.PdfSignatureMetadata(field_name="sig", md_algorithm="sha256",
                                            subfilter=ph_fields.SigSeedSubFilter.PADES)
-    ps = ph_signers.PdfSigner(meta, signer=_signer_for(pki, signer), timestamper=pki.timestamper("tsa-2026", when))
+    timestamper = None if level == "B-B" else pki.timestamper("tsa-2026", when)
+    ps = ph_signers.PdfSigner(meta, signer=_signer_for(pki, signer), timestamper=timestamper)
     data = (await ps.async_sign_pdf(w, existing_fields_only=True)).getvalue()
-    if level == "B-T":
+    if level in ("B-B", "B-T"):
         return data
     return await archive_step(pki, data, when + dt.timedelta(hours=1), tsa="tsa-2026", signers=True)

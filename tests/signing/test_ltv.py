@@ -168,3 +168,35 @@ def test_the_etsi_report_is_the_same_with_the_shared_xml_metadata(archive, monke
     theirs = validate_archive(files["lta"], trust_roots=[pki.root_cert], at=AFTER_SIGNER_EXPIRY, etsi=True).etsi_xml
     assert built, "xsdata's own serializer was not the one used"
     assert theirs == ours and "total-passed" in ours
+
+
+def test_a_document_without_any_timestamp_is_validated_once(archive, monkeypatch):
+    """#13: the strict reading differs from the lenient one only in the TSAs' status data, so a B-B document
+    (no signature, content or document timestamp) is validated once, with the verdict the strict policy gives;
+    a B-T document that does not pass is still read again under the strict policy."""
+    from io import BytesIO
+
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation.ades import ades_lta_validation
+
+    import signing.ltv as ltv
+
+    pki, _, files = archive
+    bb = asyncio.run(make_signed(pki, make_pdf(["sig"]), level="B-B"))
+    calls = []
+
+    async def counted(*a, **k):
+        calls.append(1)
+        return await ades_lta_validation(*a, **k)
+
+    monkeypatch.setattr(ltv, "ades_lta_validation", counted)
+    report = validate_archive(bb, trust_roots=[pki.root_cert], at=SIGNED + dt.timedelta(days=1))
+    assert len(calls) == 1
+    sig = PdfFileReader(BytesIO(bb), strict=False).embedded_regular_signatures[0]
+    strict = asyncio.run(ades_lta_validation(sig, ltv.validation_spec(ltv.load_trust_roots([pki.root_cert]), lenient_tsa=False),
+                                             timing_info=ltv._timing(sig.reader, SIGNED + dt.timedelta(days=1))))
+    assert [(s.indication, s.subindication) for s in report.signatures] == [
+        (ltv.MAIN[strict.ades_subindic.status], strict.ades_subindic.standard_name)]
+    calls.clear()
+    validate_archive(files["bt"], trust_roots=[pki.root_cert], at=AFTER_SIGNER_EXPIRY)
+    assert len(calls) == 2

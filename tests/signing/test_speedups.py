@@ -67,3 +67,31 @@ def test_the_name_preparation_is_rfc_4518s(text):
     a = x509.Name.build({"common_name": "Серікбаева  Гүлнар"})
     assert a == x509.Name.build({"common_name": "серікбаева гүлнар"})
     assert a != x509.Name.build({"common_name": "Серикбаева Гульнар"})
+
+
+def _names():
+    """Names as certificates carry them: the same name in other string types, case and spacing, other names,
+    more attributes, and a name inside a GeneralName (its own encoding carries the explicit tag)."""
+    build = x509.Name.build
+    names = [
+        build({"common_name": "Білім бөлімі", "country_name": "KZ"}),
+        build({"common_name": "Білім бөлімі", "country_name": "KZ"}),
+        build({"common_name": "БІЛІМ  БӨЛІМІ", "country_name": "KZ"}),
+        build({"common_name": "Білім бөлімі"}),
+        build({"common_name": "Білім бөлімі", "country_name": "KZ", "organization_name": "ED-ALM-BOS"}),
+        build({"common_name": "Test CA", "country_name": "KZ"}, use_printable=True),
+        build({"common_name": "test  ca", "country_name": "KZ"}),
+        build({"common_name": "Test CB", "country_name": "KZ"}, use_printable=True),
+    ]
+    wrapped = x509.GeneralNames([x509.GeneralName(name="directory_name", value=names[0])])
+    return names + [x509.GeneralNames.load(wrapped.dump())[0].chosen]
+
+
+def test_names_compare_as_asn1cryptos_own():
+    names = _names()
+    for a in names:
+        for b in names:
+            assert (a == b) == speedups.ORIGINAL_NAME_EQ(a, b), (a.human_friendly, b.human_friendly)
+    assert names[0] == names[1] == names[2] == names[-1] and names[0] != names[3] != names[4]
+    assert names[5] == names[6] != names[7]
+    assert x509.Name.__eq__ is speedups._name_eq and names[0] != "Білім бөлімі"
