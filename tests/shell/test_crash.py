@@ -128,3 +128,55 @@ def test_a_render_and_its_seal_are_journaled_together_or_not_at_all(demo: Path):
         _run(demo, "queue", "approve", "--all")
     assert rc == 0 and _run(demo, "run", "--once", "--workers", "2") == 0
     _check_exactly_once(demo)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if int(Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(p))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_killed_runner_leaves_neither_its_forkserver_nor_its_render_workers(demo: Path):
+    """SIGKILL gives ``qamqor run`` no chance to stop its render workers: its forkserver, and the workers it
+    forked, must end by themselves, or each killed run would leave warm interpreters holding memory and the
+    state folder (pipeline/workers.py ``die_with_parent``)."""
+    import subprocess
+
+    from tests.conftest import QAMQOR, ROOT
+
+    env = {**os.environ, **ENV, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([*QAMQOR, "run", "--workers", "2"], cwd=demo, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        server, workers = None, []
+        while time.monotonic() < deadline and len(workers) < 2:
+            time.sleep(0.2)
+            for child in _children(proc.pid):
+                if b"multiprocessing.forkserver" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    server, workers = child, _children(child)
+        assert server is not None and len(workers) == 2, "the runner's forkserver and its two workers"
+        time.sleep(1)  # the workers warming or rendering the demo's documents
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(map(_running, [server, *workers])):
+            time.sleep(0.1)
+        assert [p for p in (server, *workers) if _running(p)] == []
+    finally:
+        proc.kill()
+        proc.wait()
