@@ -6,10 +6,11 @@ checks below.  Both check the approval and the policy first and return bytes: no
 failure leaves nothing half-signed (the caller writes the result atomically).
 
 Speed (perf-baseline.md §4d; measured by ``bench/bench_sign.py``, never by timed tests): the key is parsed once
-and its signing-certificate attribute encoded once (:mod:`signing.keys`), the CMS size is reserved, not
-estimated by a dry-run signature, the chain verdict of a key is cached when revocation is not checked (the
-validity period and the other local rules are re-checked on every signature), and the stamp's layout, its
-parsed template and the QR code of a verification URL are cached (:mod:`signing.stamp`).
+and its signing-certificate attribute encoded once (:mod:`signing.keys`), the CMS size is estimated by pyHanko's
+dry-run signature once per key, level and TSA and that much is reserved for the next signatures, the chain
+verdict of a key is cached when revocation is not checked (the validity period and the other local rules are
+re-checked on every signature), and the stamp's layout, its parsed template and the QR code of a verification
+URL are cached (:mod:`signing.stamp`).
 """
 
 from __future__ import annotations
@@ -270,6 +271,19 @@ class _TimeStamper(HTTPTimeStamper):
         return token
 
 
+#: the CMS space reserved (hex digits of ``/Contents``) for each (key, level, TSA), from pyHanko's estimate
+_reserved: dict[tuple[str, str, str | None], int] = {}
+
+
+def reserved_space(signed: bytes, unsigned_length: int) -> int | None:
+    """The hex digits the signature's ``/Contents`` placeholder held in the update written after
+    ``unsigned_length`` bytes (pyHanko's estimate), or None when it cannot be found."""
+    tail = signed[unsigned_length:]
+    start = tail.find(b"/Contents <")
+    end = tail.find(b">", start)
+    return end - start - len(b"/Contents <") if start >= 0 and end > start else None
+
+
 async def async_sign_pdf(
     pdf: bytes,
     *,
@@ -294,18 +308,31 @@ async def async_sign_pdf(
             key.certificate, key.chain, officer_iin=officer_iin, document_kind=document_kind, options=options,
             organisation_bin=organisation_bin, fetcher_backend=s.fetcher_backend() if options.check_revocation else None,
         )
-        w, box = open_field(pdf, field)
         now = dt.datetime.now(dt.UTC)
+        # the space for the CMS is pyHanko's estimate (a dry run with the key's chain and the TSA's sample token,
+        # and half as much again): half the padding the fixed 16 KB left in a B-LTA file (#13); made once for a
+        # key, level and TSA, and made again when a signature does not fit in it
+        space = (key.fingerprint, options.level, options.tsa_url)
+        reserved = _reserved.get(space)
         try:
-            pdf_signer = ph_signers.PdfSigner(
-                _signature_meta(field, options, s.lt_context(key.chain)),
-                signer=key.signer,
-                timestamper=s.timestamper(),
-                stamp_style=_stamp_style(stamp, ident, box, now),
-            )
-            # the space for the CMS is pyHanko's estimate (a dry run with the key's chain and the TSA's sample
-            # token, and half as much again): half the padding the fixed 16 KB left in a B-LTA file (#13)
-            out = await pdf_signer.async_sign_pdf(w, existing_fields_only=True)
+            while True:
+                w, box = open_field(pdf, field)
+                pdf_signer = ph_signers.PdfSigner(
+                    _signature_meta(field, options, s.lt_context(key.chain)),
+                    signer=key.signer,
+                    timestamper=s.timestamper(),
+                    stamp_style=_stamp_style(stamp, ident, box, now),
+                )
+                try:
+                    out = await pdf_signer.async_sign_pdf(w, existing_fields_only=True, bytes_reserved=reserved)
+                    break
+                except ValueError:  # pyHanko's padding of a CMS larger than the space reserved
+                    if reserved is None:
+                        raise
+                    _reserved.pop(space, None)  # estimate again, for this signature and the next ones
+                    reserved = None
+            if reserved is None:
+                _reserved[space] = reserved_space(out.getvalue(), len(pdf))
         except SigningRefused:
             raise
         except (SigningError, PdfError, TimestampRequestError, OSError, ValueError, RuntimeError) as e:

@@ -133,3 +133,34 @@ def test_failures_leave_no_files(pki, keys, order_pdf, tmp_path, monkeypatch):
                  document_kind="order", stamp=None, options=signing_options(trust_roots=[pki.root_cert]))
     assert list(scratch.iterdir()) == []
     assert set(Path(pki.directory).rglob("*")) == before
+
+
+def test_the_cms_space_is_estimated_once_a_key_and_again_when_a_signature_outgrows_it(pki, keys, bb_options,
+                                                                                       monkeypatch):
+    """#13: pyHanko's estimate of the CMS (a dry-run signature) is made for a key's first signature and its
+    space reserved for the next ones; a signature that does not fit the space kept (a TSA's token grew) is
+    made again on a fresh estimate, and is valid."""
+    from pyhanko.sign.signers.pdf_signer import PdfSigningSession
+
+    from signing import sign as signing_sign
+
+    estimates = []
+    original = PdfSigningSession.estimate_signature_container_size
+
+    async def counted(self, *a, **k):
+        estimates.append(1)
+        return await original(self, *a, **k)
+
+    monkeypatch.setattr(PdfSigningSession, "estimate_signature_container_size", counted)
+    monkeypatch.setattr(signing_sign, "_reserved", {})
+    first = sign_as(pki, keys, "head", make_pdf(["sig-head"]), "sig-head", "order", bb_options)
+    second = sign_as(pki, keys, "head", make_pdf(["sig-head"]), "sig-head", "order", bb_options)
+    assert len(estimates) == 1
+    (space,) = signing_sign._reserved
+    kept = signing_sign._reserved[space]
+    assert kept == signing_sign.reserved_space(second, len(make_pdf(["sig-head"]))) > 0
+    signing_sign._reserved[space] = 512  # far less than an RSA-2048 CMS with its chain
+    third = sign_as(pki, keys, "head", make_pdf(["sig-head"]), "sig-head", "order", bb_options)
+    assert len(estimates) == 2 and signing_sign._reserved[space] == kept
+    for signed in (first, second, third):
+        assert verify_pdf(signed, trust_roots=[pki.root_cert]).valid
