@@ -16,7 +16,9 @@ URL are cached (:mod:`signing.stamp`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import time
@@ -36,6 +38,7 @@ from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from pyhanko.stamp.noop import NoOpStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
+from pyhanko_certvalidator.fetchers.api import CRLFetcher
 
 from pipeline.errors import ConfigError
 
@@ -242,8 +245,69 @@ class _Session:
             other_certs=list(key_chain),
             allow_fetching=True,
             revocation_mode="hard-fail",
-            fetcher_backend=self.fetcher_backend(),
+            fetcher_backend=_kept_crl_backend()(self.session, per_request_timeout=self.options.timeout_s),
         )
+
+
+#: how long a CA's CRL fetched for a B-LT/B-LTA signature's DSS serves the next signatures, at most (and never
+#: past its own nextUpdate): a CA's revocation published in its issuer's CRL is seen within this
+CRL_KEPT_S = 600.0
+_kept_crls: dict[tuple[bytes, bool], tuple[float, list]] = {}  # (issuer and serial, deltas) → (when, CRLs)
+
+
+def _current(crls: list, now: dt.datetime) -> bool:
+    for c in crls:
+        next_update = c["tbs_cert_list"]["next_update"].native
+        if next_update is not None and next_update <= now:
+            return False
+    return True
+
+
+class _KeptCRLFetcher(CRLFetcher):
+    """pyHanko's CRL fetcher, whose CRLs serve every signature of the process for ``CRL_KEPT_S`` (#13).
+
+    A B-LT/B-LTA signature's DSS carries the status of each CA of the chain: the same CRLs for every document a
+    key signs (the signer's own status comes from OCSP, asked each time).  Fetching them again for every
+    document was a round trip each (57 ms to the demo's CA)."""
+
+    def __init__(self, fetcher):
+        self._fetcher = fetcher
+        self._served: dict[bytes, list] = {}
+
+    async def fetch(self, cert, *, use_deltas=True):
+        from pyhanko_certvalidator.util import issuer_serial
+
+        key = (issuer_serial(cert), bool(use_deltas))
+        kept = _kept_crls.get(key)
+        if (kept is None or time.monotonic() - kept[0] >= CRL_KEPT_S
+                or not _current(kept[1], dt.datetime.now(dt.UTC))):
+            crls = list(await self._fetcher.fetch(cert, use_deltas=use_deltas))
+            kept = (time.monotonic(), crls)
+            if crls:
+                _kept_crls[key] = kept
+        self._served[key[0]] = kept[1]
+        return kept[1]
+
+    def fetched_crls(self):
+        return [c for crls in self._served.values() for c in crls]
+
+    def fetched_crls_for_cert(self, cert):
+        from pyhanko_certvalidator.util import issuer_serial
+
+        return self._served[issuer_serial(cert)]
+
+
+@functools.cache
+def _kept_crl_backend() -> type:
+    """pyHanko's aiohttp fetchers with :class:`_KeptCRLFetcher` for CRLs (imported at the first B-LT signature)."""
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+    class KeptCRLBackend(AIOHttpFetcherBackend):
+        def get_fetchers(self):
+            fetchers = super().get_fetchers()
+            return dataclasses.replace(fetchers, crl_fetcher=_KeptCRLFetcher(fetchers.crl_fetcher))
+
+    return KeptCRLBackend
 
 
 #: how long one TSA's sample token stands for its certificates (a TSA that changes its key is seen within this)

@@ -136,3 +136,39 @@ def test_the_space_kept_for_the_signature_fits_it(pki_server, fast_tsa, keys, le
         reserved_hex = byte_range[2] - byte_range[1] - 2
         assert len(sig.signed_data.dump()) * 2 <= reserved_hex <= 2 * len(sig.signed_data.dump()) * 2
 
+
+
+def test_a_cas_crl_is_fetched_once_for_many_signatures_and_again_when_it_is_kept_no_longer(pki_server, fast_tsa,
+                                                                                         keys, monkeypatch):
+    """Issue 13: each B-LT/B-LTA signature's DSS carries the CRLs of its chain's CAs, the same for every document
+    a key signs: they are fetched for the first signature and serve the next ones for ``CRL_KEPT_S`` (never
+    past their nextUpdate), and every document still carries them and validates offline."""
+    from pyhanko_certvalidator.fetchers.aiohttp_fetchers.crl_client import AIOHttpCRLFetcher
+
+    from signing import sign as sign_module
+    from signing.ltv import validate_archive
+
+    pki = pki_server
+    fetched = []
+    original = AIOHttpCRLFetcher.fetch
+
+    async def counted(self, cert, **kw):
+        fetched.append(cert.subject.human_friendly)
+        return await original(self, cert, **kw)
+
+    monkeypatch.setattr(AIOHttpCRLFetcher, "fetch", counted)
+    monkeypatch.setattr(sign_module, "_kept_crls", {})
+    options = signing_options(level="B-LTA", tsa_url=fast_tsa, trust_roots=[pki.root_cert])
+    signed = [sign_as(pki, keys, "head", make_pdf(["sig-head"], case="CASE-C0"), "sig-head", "order", options)]
+    first = list(fetched)
+    signed += [sign_as(pki, keys, "head", make_pdf(["sig-head"], case=f"CASE-C{i}"), "sig-head", "order", options)
+               for i in (1, 2)]
+    assert first and fetched == first, "the CRLs were fetched for the first signature only"
+    assert all(len(sign_module._kept_crls[k][1]) for k in sign_module._kept_crls)
+    monkeypatch.setattr(sign_module, "CRL_KEPT_S", 0.0)  # kept no longer: fetched again, as before
+    signed.append(sign_as(pki, keys, "head", make_pdf(["sig-head"], case="CASE-C3"), "sig-head", "order", options))
+    assert fetched == first + first
+    for data in signed:
+        assert b"/CRLs" in data[len(make_pdf(["sig-head"], case="CASE-C0")):]
+        report = validate_archive(data, trust_roots=[pki.root_cert])
+        assert [s.indication for s in report.signatures] == ["TOTAL-PASSED"], report.signatures
