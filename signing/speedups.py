@@ -86,14 +86,15 @@ def _ldap_string_prep(self, string):
 
 @functools.lru_cache(maxsize=4096)
 def _names_equal(a: bytes, b: bytes) -> bool:
-    return _x509.RDNSequence(contents=a) == _x509.RDNSequence(contents=b)
+    return _x509.RDNSequence.load(a) == _x509.RDNSequence.load(b)
 
 
 def _name_eq(self, other):
     if not isinstance(other, _x509.Name):
         return False
-    # the sequences' contents: a name inside a GeneralName carries its explicit tag in its own encoding
-    a, b = self.chosen.contents, other.chosen.contents
+    # the RDN sequences' encodings (as they are now, if changed since parsing), not the names': a name inside a
+    # GeneralName carries its explicit tag in its own encoding
+    a, b = self.chosen.dump(), other.chosen.dump()
     return a == b or _names_equal(a, b)
 
 
