@@ -123,8 +123,10 @@ def _forkserver() -> Any:
 
 
 def _as_runner(environ: dict[str, str], cwd: str, initializer: Callable[[], None]) -> None:
-    """Worker initializer: the runner's environment and folder at the pool's start (the forkserver's are those
-    of its own start), then the worker's own warming."""
+    """Every pool worker's first step, whatever warms it: die with the runner (:func:`die_with_parent`), take the
+    runner's environment and folder at the pool's start (the forkserver's are those of its own start), then the
+    worker's own warming."""
+    die_with_parent()
     os.environ.clear()
     os.environ.update(environ)
     os.chdir(cwd)
@@ -157,18 +159,17 @@ def die_with_parent() -> None:
     start processes of their own through it.  A worker starts none, so it closes its copy: the runner's death
     ends the forkserver, whose death kills the workers."""
     import ctypes
-    import multiprocessing
     import signal
 
-    parent = multiprocessing.parent_process()  # the runner, whichever process forked this one
     forked_by = os.getppid()
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
     except OSError:
         return
-    if os.getppid() != forked_by or (parent is not None and not _alive(parent.pid)):  # gone before the call
+    if os.getppid() != forked_by:  # the parent died before the call
         os._exit(1)
+    # a runner that died before the call: the forkserver waits for this worker's copy of the pipe, closed below
     from multiprocessing import forkserver
 
     server = forkserver._forkserver  # the module's own instance (no public way to give the pipe back)
@@ -177,22 +178,8 @@ def die_with_parent() -> None:
         server._forkserver_alive_fd = None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def warm_worker() -> None:
-    """Worker initializer: die with the runner; load fonts, stylesheets and templates once per process."""
-    import multiprocessing
-
-    if multiprocessing.parent_process() is not None:
-        die_with_parent()
+    """Worker initializer: load fonts, stylesheets and templates once per process."""
     from .stages.render_worker import warm  # not .render: a worker never imports the journal (#13)
 
     warm()

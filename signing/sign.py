@@ -39,6 +39,7 @@ from pyhanko.stamp.noop import NoOpStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator import errors as cv_errors
 from pyhanko_certvalidator.fetchers.api import CRLFetcher
+from pyhanko_certvalidator.util import issuer_serial
 
 from pipeline.errors import ConfigError
 
@@ -275,8 +276,6 @@ class _KeptCRLFetcher(CRLFetcher):
         self._served: dict[bytes, list] = {}
 
     async def fetch(self, cert, *, use_deltas=True):
-        from pyhanko_certvalidator.util import issuer_serial
-
         key = (issuer_serial(cert), bool(use_deltas))
         kept = _kept_crls.get(key)
         if (kept is None or time.monotonic() - kept[0] >= CRL_KEPT_S
@@ -292,8 +291,6 @@ class _KeptCRLFetcher(CRLFetcher):
         return [c for crls in self._served.values() for c in crls]
 
     def fetched_crls_for_cert(self, cert):
-        from pyhanko_certvalidator.util import issuer_serial
-
         return self._served[issuer_serial(cert)]
 
 

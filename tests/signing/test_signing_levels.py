@@ -137,7 +137,6 @@ def test_the_space_kept_for_the_signature_fits_it(pki_server, fast_tsa, keys, le
         assert len(sig.signed_data.dump()) * 2 <= reserved_hex <= 2 * len(sig.signed_data.dump()) * 2
 
 
-
 def test_a_cas_crl_is_fetched_once_for_many_signatures_and_again_when_it_is_kept_no_longer(pki_server, fast_tsa,
                                                                                          keys, monkeypatch):
     """Issue 13: each B-LT/B-LTA signature's DSS carries the CRLs of its chain's CAs, the same for every document
