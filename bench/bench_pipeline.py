@@ -99,8 +99,9 @@ def cmdline(pid: int) -> str:
 
 
 def is_demo_service(command: str) -> bool:
-    """The demo's TSA/OCSP servers (certomancer, the GOST services): NCA's servers in production, not qamqor."""
-    return "certomancer" in command or "gost_services" in command
+    """The demo's TSA/OCSP servers (certomancer's Animator, the GOST services): NCA's servers in production, not
+    qamqor."""
+    return "certomancer" in command or "signing.testing.animator" in command or "gost_services" in command
 
 
 def cpu_s(pid: int) -> float:

@@ -102,7 +102,7 @@ class DemoPKI:
             "trust_roots": [str(self.root_cert)],
             "tsa_url": self.tsa_url,
             "certomancer_config": str(self.certomancer_config),
-            "serve_with": f"certomancer --config {self.certomancer_config} animate --aiohttp --port "
+            "serve_with": f"python -m signing.testing.animator --config {self.certomancer_config} animate --aiohttp --port "
             f"{self.url_prefix.rsplit(':', 1)[-1]}",
             "officers": self.describe(),
         }

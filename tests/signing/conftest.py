@@ -74,10 +74,11 @@ def pki(tmp_path_factory, pki_port):
 
 @pytest.fixture(scope="session")
 def pki_server(pki, pki_port):
-    """certomancer's Animator (aiohttp) serving OCSP, CRLs and RFC 3161 timestamps, as a real process."""
-    exe = shutil.which("certomancer", path=str(VENV_BIN)) or "certomancer"
-    with serving([exe, "--config", str(pki.certomancer_config), "animate", "--aiohttp", "--no-web-ui",
-                  "--port", str(pki_port)], pki_port):
+    """certomancer's Animator (aiohttp) serving OCSP, CRLs and RFC 3161 timestamps, as a real process; as the demo
+    runs it, each signing key loaded once (``signing.testing.animator``)."""
+    with serving([sys.executable, "-m", "signing.testing.animator", "--config", str(pki.certomancer_config),
+                  "animate", "--aiohttp", "--no-web-ui", "--port", str(pki_port)], pki_port,
+                 cwd=Path(__file__).resolve().parents[2]):
         yield pki
 
 
