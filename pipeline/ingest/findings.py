@@ -13,9 +13,8 @@ XPath and line of the element an XML input's value came from.  Each finding also
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import xmlschema
 from jsonschema.exceptions import ValidationError
 from lxml import etree
 
@@ -24,6 +23,9 @@ from pipeline.errors import InputError, Where
 from . import schemas
 from .jsonread import place_name, pointer, quote, walk
 from .xmlread import local, location
+
+if TYPE_CHECKING:
+    import xmlschema  # imported with the XSD, at the first XML input (schemas.xsd)
 
 _VALUE_KEYWORDS = {"type", "enum", "const", "pattern", "format", "minLength", "maxLength", "minimum", "maximum",
                    "exclusiveMinimum", "exclusiveMaximum"}
@@ -214,6 +216,8 @@ def xsd_findings(errors: list[xmlschema.XMLSchemaValidationError], gave_up: str 
 
 
 def _xsd_finding(err: xmlschema.XMLSchemaValidationError, event: str, locator: XmlLocator) -> InputError:
+    import xmlschema  # loaded with the XSD that made ``err``
+
     el = err.elem if isinstance(getattr(err, "elem", None), etree._Element) else None
     reason = err.reason or str(err.message)
     if isinstance(err, xmlschema.XMLSchemaChildrenValidationError):

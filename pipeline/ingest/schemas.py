@@ -17,11 +17,13 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
-import xmlschema
 from jsonschema.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    import xmlschema
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "forms" / "schemas"
 JSON_SCHEMA_PATH = SCHEMA_DIR / "case-event.schema.json"
@@ -35,7 +37,10 @@ def load_json_schema() -> dict[str, Any]:
 
 @functools.cache
 def xsd() -> xmlschema.XMLSchema11:
-    """The XSD, built at the first XML input (≈0.8 s of CPU: a burst of JSON events does not wait for it)."""
+    """The XSD, built at the first XML input (≈0.8 s of CPU: a burst of JSON events does not wait for it).
+    :mod:`xmlschema` itself is imported then too (≈0.17 s of every process start otherwise, #13)."""
+    import xmlschema
+
     return xmlschema.XMLSchema11(str(XSD_PATH))
 
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import xmlschema
 from lxml import etree
 
 from pipeline.core.events import XML_NAMESPACE
@@ -27,6 +26,9 @@ from pipeline.errors import InputError, Where
 from . import schemas
 from .files import MAX_FINDINGS, MAX_ITEMS, line_col
 from .jsonread import esc
+
+if TYPE_CHECKING:
+    import xmlschema  # imported with the XSD, at the first XML input (schemas.xsd)
 
 NS = "{" + XML_NAMESPACE + "}"
 XSI_TYPE = "{http://www.w3.org/2001/XMLSchema-instance}type"
@@ -183,8 +185,11 @@ def xsd_errors(root: etree._Element, event: str) -> tuple[list[xmlschema.XMLSche
             data_el.set(XSI_TYPE, f"{prefix}:{_type_name(event)}")
     errors: list[xmlschema.XMLSchemaValidationError] = []
     gave_up = None
+    xsd = schemas.xsd()
+    import xmlschema  # loaded by schemas.xsd() just now
+
     try:
-        for err in itertools.islice(schemas.xsd().iter_errors(root), MAX_FINDINGS):
+        for err in itertools.islice(xsd.iter_errors(root), MAX_FINDINGS):
             errors.append(err)
     except xmlschema.XMLSchemaException as e:  # the validator gave up on this input: still bad input, said so
         gave_up = str(e).splitlines()[0][:200]
