@@ -4,10 +4,11 @@ and the example events in ``inbox/``.  Everything it makes says it is NOT FOR PR
 
 The demo signs at PAdES B-LTA (issue 12 #6: what an archive can live with) with its own timestamp authority,
 OCSP responder and CRLs: certomancer's Animator for the demo PKI (each key loaded once:
-:mod:`signing.testing.animator`), on 127.0.0.1 at the port its certificates name.  It needs no daemon and no step of its own: the first demo command that signs with it (``qamqor run``,
-``queue approve``, the desk; from B-T up, or with ``check_revocation``: :func:`needs_services`) starts it as a
-child process (:func:`ensure_services`), unless something already answers on that port (another demo
-command's), and it ends with that command.
+:mod:`signing.testing.animator`), on 127.0.0.1 at the port its certificates name.  It needs no daemon and no
+step of its own: the first demo command that signs with it (``qamqor run``, ``queue approve``, the desk; from
+B-T up, or with ``check_revocation``: :func:`needs_services`) starts it as a child process
+(:func:`ensure_services`), unless something already answers on that port (another demo command's), and it ends
+with that command.
 """
 
 from __future__ import annotations

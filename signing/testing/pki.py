@@ -102,8 +102,8 @@ class DemoPKI:
             "trust_roots": [str(self.root_cert)],
             "tsa_url": self.tsa_url,
             "certomancer_config": str(self.certomancer_config),
-            "serve_with": f"python -m signing.testing.animator --config {self.certomancer_config} animate --aiohttp --port "
-            f"{self.url_prefix.rsplit(':', 1)[-1]}",
+            "serve_with": f"python -m signing.testing.animator --config {self.certomancer_config} animate "
+            f"--aiohttp --port {self.url_prefix.rsplit(':', 1)[-1]}",
             "officers": self.describe(),
         }
 
