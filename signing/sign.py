@@ -228,10 +228,13 @@ class _Session:
     async def __aexit__(self, *exc):
         await self.session.close()
 
-    def fetcher_backend(self):
+    def fetcher_backend(self, *, kept_crls: bool = False):
+        """pyHanko's aiohttp fetchers on this session; with ``kept_crls``, CRLs kept for the next signatures
+        (:class:`_KeptCRLFetcher`: only for the DSS's context, never for the ``check_revocation`` policy check)."""
         from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
-        return AIOHttpFetcherBackend(self.session, per_request_timeout=self.options.timeout_s)
+        backend = _kept_crl_backend() if kept_crls else AIOHttpFetcherBackend
+        return backend(self.session, per_request_timeout=self.options.timeout_s)
 
     def timestamper(self):
         if not self.options.tsa_url or self.options.level == "B-B":
@@ -246,7 +249,7 @@ class _Session:
             other_certs=list(key_chain),
             allow_fetching=True,
             revocation_mode="hard-fail",
-            fetcher_backend=_kept_crl_backend()(self.session, per_request_timeout=self.options.timeout_s),
+            fetcher_backend=self.fetcher_backend(kept_crls=True),
         )
 
 

@@ -14,6 +14,7 @@ from asn1crypto import algos, keys, ocsp, tsp, x509
 from certomancer.crypto_utils import PycaCryptographyBackend
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+from pyhanko.keys import load_cert_from_pemder
 
 from signing.testing.animator import KeptKeyBackend
 
@@ -74,9 +75,9 @@ def test_the_running_animator_answers_timestamps_and_ocsp_signed_by_the_pkis_key
     resp = tsp.TimeStampResp.load(_post(pki.tsa_url, body, "application/timestamp-query"))
     assert resp["status"]["status"].native == "granted"
     signer = resp["time_stamp_token"]["content"]["signer_infos"][0]
-    _verify_rsa(_load_cert(pki.tsa_cert), signer["signed_attrs"].untag().dump(), signer["signature"].native)
+    _verify_rsa(load_cert_from_pemder(str(pki.tsa_cert)), signer["signed_attrs"].untag().dump(), signer["signature"].native)
 
-    ca = _load_cert(pki.ca_cert)
+    ca = load_cert_from_pemder(str(pki.ca_cert))
     officer = next(iter(pki.officers.values()))
     p12 = pkcs12.load_pkcs12(Path(officer.p12).read_bytes(), officer.password.encode())
     cert = x509.Certificate.load(p12.cert.certificate.public_bytes(serialization.Encoding.DER))
@@ -98,13 +99,6 @@ def _readable(path: Path) -> bool:
         return bool(path.read_bytes())
     except OSError:
         return False  # gone meanwhile
-
-
-def _load_cert(path: Path) -> x509.Certificate:
-    from asn1crypto import pem
-
-    data = path.read_bytes()
-    return x509.Certificate.load(pem.unarmor(data)[2] if pem.detect(data) else data)
 
 
 def _post(url: str, body: bytes, content_type: str) -> bytes:
